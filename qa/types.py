@@ -1,0 +1,124 @@
+"""Our own small types at the module boundaries.
+
+Nothing from llama-index or Chroma crosses a module boundary: ingest produces
+`Chunk`s, retrieval produces `Passage`s, the pipeline produces one `Answer`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Language = Literal["en", "hi", "mr"]
+Mode = Literal["generated", "extractive", "refused"]
+
+# The one refusal text. The prompt shows it to the model, the pipeline returns it
+# and the tests compare against it; never spell it out anywhere else.
+REFUSAL = "I cannot answer this from the indexed articles."
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range [start, end) into an original source file."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one source file, as stored in the index.
+
+    `text` is the cleaned text (HTML entities decoded, boilerplate removed);
+    `start`/`end` point into the original file, and so do the `sentences`.
+    """
+
+    id: str
+    source: str
+    text: str
+    start: int
+    end: int
+    language: Language
+    sentences: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its score, ready to be shown to the model."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+
+    @property
+    def key(self) -> str:
+        """Stable citation key derived from the chunk's content hash."""
+        return self.chunk.id
+
+
+@dataclass
+class Evidence:
+    """One sentence of a retrieved passage, with its similarity to the question."""
+
+    passage: Passage
+    span: Span
+    text: str
+    score: float
+
+
+class Citation(BaseModel):
+    """A checkable pointer into a source: `quote == file_text[start:end]`."""
+
+    source: str = Field(description="File name of the source, relative to the corpus root.")
+    chunk_id: str = Field(description="Content-hash id of the chunk the quote comes from.")
+    quote: str = Field(description="The exact text of the source file at [start, end).")
+    start: int = Field(description="Character offset of the quote in the original file.")
+    end: int = Field(description="Character offset one past the end of the quote.")
+
+
+class Timings(BaseModel):
+    retrieve_ms: float = 0.0
+    generate_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class BackendInfo(BaseModel):
+    llm: str
+    embedder: str
+
+
+class Answer(BaseModel):
+    """What every surface (CLI, HTTP, eval) returns for one question."""
+
+    question: str
+    answer: str
+    language: Language
+    refused: bool
+    mode: Mode
+    citations: list[Citation] = Field(default_factory=list)
+    timings: Timings = Field(default_factory=Timings)
+    backend: BackendInfo
+    # Why verification rejected a generated answer, if it did (empty when it passed).
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class Turn:
+    """One message of a chat history."""
+
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+@dataclass
+class IngestReport:
+    """What one `ingest` run did, per file name."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    chunks_written: int = 0
