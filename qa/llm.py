@@ -82,7 +82,7 @@ def assemble_qwen(models_dir: Path) -> Path:
     if digest.hexdigest() != QWEN_SHA256:
         partial.unlink()
         raise GeneratorUnavailable(f"assembled model has sha256 {digest.hexdigest()}, expected {QWEN_SHA256}")
-    os.replace(partial, target)
+    partial.replace(target)
     return target
 
 

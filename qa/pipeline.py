@@ -191,7 +191,11 @@ class Pipeline:
             return fallback
         lines = "\n".join(f"{t.role}: {t.content}" for t in history[-6:])
         prompt = template("condense").render(history=lines, question=question)
-        schema = {"type": "object", "properties": {"question": {"type": "string", "maxLength": 300}}, "required": ["question"]}
+        schema = {
+            "type": "object",
+            "properties": {"question": {"type": "string", "maxLength": 300}},
+            "required": ["question"],
+        }
         raw = self.generator.generate([{"role": "user", "content": prompt}], schema, 96)
         try:
             rewritten = str(json.loads(raw)["question"]).strip()

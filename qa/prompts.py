@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -46,12 +46,10 @@ def load_template(name: str, directory: Path = PROMPTS_DIR) -> Template:
     found = placeholders(text)
     expected = EXPECTED[name]
     if found != expected:
-        raise PromptError(
-            f"prompt {path} has placeholders {sorted(found)}, expected {sorted(expected)}"
-        )
+        raise PromptError(f"prompt {path} has placeholders {sorted(found)}, expected {sorted(expected)}")
     return Template(name=name, text=text, fields=found)
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> Template:
     return load_template(name)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 INDEX_FORMAT = 1
 
 
-class IndexError_(RuntimeError):
+class IndexUnavailable(RuntimeError):
     """The index cannot be opened or read; the message says what to do."""
 
 
@@ -71,7 +71,7 @@ class ChromaStore:
                 name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
             )
         except Exception as exc:
-            raise IndexError_(
+            raise IndexUnavailable(
                 f"cannot open the index at {home / 'chroma'} ({exc.__class__.__name__}: {exc}); "
                 "run `qa ingest --rebuild` to recreate it"
             ) from exc
@@ -114,7 +114,7 @@ class ChromaStore:
         fd, tmp = tempfile.mkstemp(dir=self._texts, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        os.replace(tmp, target)
+        Path(tmp).replace(target)
 
     # --- reading -----------------------------------------------------------------
 

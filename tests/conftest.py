@@ -11,9 +11,9 @@ import pytest
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from qa.config import Settings, get_settings  # noqa: E402
-from qa.pipeline import Pipeline  # noqa: E402
-from qa.wiring import build_pipeline  # noqa: E402
+from qa.config import Settings, get_settings
+from qa.pipeline import Pipeline
+from qa.wiring import build_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -31,7 +31,12 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 def fake_settings(home: Path, **overrides: object) -> Settings:
     """Settings that wire the fake embedder and the fake generator (fast unit tests)."""
-    values: dict[str, object] = {"home": home, "corpus": SEEDS, "embed": {"backend": "fake"}, "llm": {"backend": "fake"}}
+    values: dict[str, object] = {
+        "home": home,
+        "corpus": SEEDS,
+        "embed": {"backend": "fake"},
+        "llm": {"backend": "fake"},
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

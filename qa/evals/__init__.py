@@ -1,0 +1,1 @@
+"""Faithfulness evals: the eval dataset, its loader, and deterministic metrics."""

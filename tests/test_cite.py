@@ -1,0 +1,104 @@
+"""Citation parsing and claim checks (pure functions)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.cite import ModelReply, ReplyFormatError, answer_schema, numbers_in, parse_reply, verify
+from qa.types import Chunk, Passage
+
+
+def passage(text: str, n: int = 1) -> Passage:
+    return Passage(Chunk(id=f"c{n}", source="s.txt", text=text, start=0, end=len(text), language="en"), 1.0, n)
+
+
+GIFTS = passage("North Korean leader Kim Jong-un received three gifts from Russian President Vladimir Putin.", 1)
+PRICE = passage("Aurus Senat is the most expensive Russian luxury car, costing approximately 275 thousand dollars.", 2)
+VISIT = passage("Let us also note that Putin visited North Korea on June 18-19.", 3)
+PASSAGES = [GIFTS, PRICE, VISIT]
+
+
+def test_parse_keeps_only_citations_to_given_passages() -> None:
+    raw = json.dumps(
+        {"answer": "It costs 275 thousand dollars [2] [9].", "answerable": True, "citations": [2, 7, 0, "x"]}
+    )
+    reply = parse_reply(raw, n_passages=3)
+    assert reply.cited == [1]
+    assert reply.dropped == [7, 0, "x", 9]
+    assert reply.answer == "It costs 275 thousand dollars."
+
+
+@pytest.mark.parametrize("raw", ["not json", "[1, 2]", '{"answerable": true}', '{"answer": 5}'])
+def test_malformed_output_is_a_format_error(raw: str) -> None:
+    with pytest.raises(ReplyFormatError):
+        parse_reply(raw, 3)
+
+
+def test_schema_restricts_citations_to_passage_numbers() -> None:
+    schema = answer_schema(3)
+    assert schema["properties"]["citations"]["items"]["enum"] == [1, 2, 3]
+    assert next(iter(schema["properties"])) == "answer"  # streamed first
+    assert schema["properties"]["answer"]["maxLength"] > 0
+
+
+def test_numbers_normalise_devanagari_digits_and_words() -> None:
+    assert numbers_in("२०१७ में २३९७") == {"2017", "2397"}
+    assert numbers_in("the second one, not three") == {"2", "3"}
+    assert numbers_in("ही दुसरी आहे, तिसरी नाही") == {"2", "3"}
+    assert numbers_in("1,200 cars") == {"1200"}
+
+
+def test_supported_answer_passes() -> None:
+    reply = ModelReply(True, "It costs approximately 275 thousand dollars.", [1])
+    assert verify(reply, PASSAGES, "How much does an Aurus Senat cost?") == []
+
+
+def test_number_missing_from_cited_text_is_flagged() -> None:
+    reply = ModelReply(True, "It costs 300 thousand dollars.", [1])
+    assert any("300" in p for p in verify(reply, PASSAGES, "How much does it cost?"))
+
+
+def test_number_from_an_uncited_passage_is_flagged() -> None:
+    reply = ModelReply(True, "It costs 275 thousand dollars.", [0])
+    assert any("275" in p for p in verify(reply, PASSAGES, "How much does it cost?"))
+
+
+def test_devanagari_digits_in_answer_match_ascii_in_source() -> None:
+    reply = ModelReply(True, "२७५ thousand dollars", [1])
+    assert verify(reply, PASSAGES, "How much?") == []
+
+
+def test_a_count_must_be_about_the_thing_asked() -> None:
+    reply = ModelReply(True, "3", [0])
+    problems = verify(reply, PASSAGES, "How many Aurus cars has Kim received?")
+    assert any("not about the question" in p for p in problems)
+    ok = ModelReply(True, "Kim received three gifts.", [0])
+    assert verify(ok, PASSAGES, "How many gifts did Kim receive?") == []
+
+
+def test_dates_next_to_the_subject_pass() -> None:
+    reply = ModelReply(True, "Putin visited North Korea on June 18-19.", [2])
+    assert verify(reply, PASSAGES, "When did Putin visit North Korea?") == []
+
+
+def test_short_answer_words_must_be_in_the_source() -> None:
+    assert verify(ModelReply(True, "red", [0]), PASSAGES, "What colour is the car?")
+    assert verify(ModelReply(True, "Vladimir Putin", [0]), PASSAGES, "Who gave the gifts?") == []
+
+
+def test_unrelated_long_answer_is_flagged() -> None:
+    reply = ModelReply(True, "The limousine was painted bright green and delivered by helicopter overnight.", [0])
+    assert any("words" in p for p in verify(reply, PASSAGES, "How was it delivered?"))
+
+
+def test_no_citation_or_empty_answer_fails() -> None:
+    assert verify(ModelReply(True, "Vladimir Putin", []), PASSAGES) == ["no valid citation"]
+    assert verify(ModelReply(True, "  ", [0]), PASSAGES) == ["empty answer"]
+
+
+def test_cross_script_answer_checks_numbers_only() -> None:
+    marathi = Passage(Chunk("m", "m.txt", "डिसेंबर 2017 मध्ये स्वीकारलेल्या ठराव 2397 अंतर्गत", 0, 10, "mr"), 1.0, 1)
+    assert verify(ModelReply(True, "Resolution 2397.", [0]), [marathi], "Which resolution?") == []
+    assert verify(ModelReply(True, "Resolution 2398.", [0]), [marathi], "Which resolution?")

