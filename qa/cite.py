@@ -22,12 +22,12 @@ _TOKEN = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0970-\u097F])+")
 
 # Number words and ordinals the articles and answers use, mapped to digits, so
 # "two" in an answer is checked against "second" / "दुसरी" in a source. "one"/"एक"
-# are left out: they are mostly articles ("one of his cars", "एक ऑरस" = "an Aurus").
+# are left out: they are mostly articles ("one of his cars", "एक ऑरस" = "an Aurus"); so is
+# "first", which says nothing about how many ("the first Aurus" does not support "1 car").
 _NUMBER_WORDS = {
-    "first": "1", "two": "2", "second": "2", "three": "3", "third": "3",
+    "two": "2", "second": "2", "three": "3", "third": "3",
     "four": "4", "fourth": "4", "five": "5", "fifth": "5", "six": "6", "seven": "7",
     "eight": "8", "nine": "9", "ten": "10", "twice": "2",
-    "पहला": "1", "पहली": "1", "पहिला": "1", "पहिली": "1",
     "दो": "2", "दूसरा": "2", "दूसरी": "2", "दोन": "2", "दुसरी": "2", "दुसरा": "2", "दुसऱ्यांदा": "2",
     "तीन": "3", "तीसरी": "3", "तीसरा": "3", "तिसरी": "3", "तिसरा": "3",
 }  # fmt: skip

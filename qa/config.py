@@ -58,6 +58,12 @@ class RetrieveSettings(_Section):
         description="Refuse without calling the model when the best per-language z-score is below this.",
     )
     evidence_sentences: int = Field(3, ge=1, description="Evidence sentences quoted in extractive answers.")
+    prompt_sentences: int = Field(
+        6,
+        ge=0,
+        description="Sentences (most similar to the question) shown to the model from the retrieved passages; "
+        "0 shows whole chunks. Fewer tokens in the prompt is most of the answer latency on CPU.",
+    )
 
 
 class LLMSettings(_Section):

@@ -126,7 +126,7 @@ class FakeEmbedder:
 
 
 class CachedEmbedder:
-    """Wraps an embedder with an LRU cache of query vectors (repeated questions are common)."""
+    """Wraps an embedder with an LRU cache: repeated questions, and evidence sentences re-scored per question."""
 
     def __init__(self, inner: Embedder, size: int = 1024) -> None:
         self.inner = inner
@@ -137,7 +137,8 @@ class CachedEmbedder:
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str], mode: Mode) -> Vectors:
-        if mode == "document":
+        # Large document batches are ingest work: pass them through rather than flush the cache.
+        if mode == "document" and len(texts) > self._size // 4:
             return self.inner.embed(texts, mode)
         missing = [t for t in dict.fromkeys(texts) if (mode, t) not in self._cache]
         if missing:

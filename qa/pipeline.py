@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -156,12 +156,13 @@ class Pipeline:
         readable = [p for p in passages if p.chunk.language in self.settings.llm.languages]
         if not readable:
             return self._extractive(question, language, passages, ["no passage in a language the model reads"])
-        reply, problems = self._generate(question, language, readable, on_text)
+        shown = self._trim(question, readable)
+        reply, problems = self._generate(question, language, shown, on_text)
         if reply is not None and not reply.answerable:
             return _Outcome(REFUSAL, "refused", [], ["the model found no answer in the passages"])
         if reply is None or problems:
             return self._extractive(question, language, passages, problems)
-        chunks = [readable[i].chunk for i in reply.cited]
+        chunks = [shown[i].chunk for i in reply.cited]
         citations = [self._citation(c.source, c.id, Span(c.start, c.end)) for c in chunks]
         return _Outcome(reply.answer, "generated", citations, [])
 
@@ -215,11 +216,39 @@ class Pipeline:
         return _Outcome(text, "extractive", citations, notes)
 
     def evidence(self, question: str, language: Language, passages: list[Passage]) -> list[Evidence]:
-        """The sentences of the retrieved passages most similar to the question."""
+        """The sentences of the top passages most similar to the question, in the question's language if any."""
         same_language = [p for p in passages if p.chunk.language == language]
-        pool = same_language or passages
+        pool = (same_language or passages)[:3]
+        return self.best_sentences(question, pool, self.settings.retrieve.evidence_sentences)
+
+    def _trim(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """Passages cut down to their sentences most similar to the question, in document order.
+
+        The model, the verifier and the citations all see exactly this text.
+        """
+        limit = self.settings.retrieve.prompt_sentences
+        if limit == 0:
+            return passages
+        chosen = self.best_sentences(question, passages, limit)
+        trimmed: list[Passage] = []
+        for passage in passages:
+            mine = sorted((e for e in chosen if e.passage is passage), key=lambda e: e.span.start)
+            if not mine:
+                continue
+            chunk = replace(
+                passage.chunk,
+                text=" ".join(e.text for e in mine),
+                start=mine[0].span.start,
+                end=mine[-1].span.end,
+                sentences=tuple(e.span for e in mine),
+            )
+            trimmed.append(Passage(chunk=chunk, score=passage.score, rank=passage.rank))
+        return trimmed
+
+    def best_sentences(self, question: str, pool: list[Passage], limit: int) -> list[Evidence]:
+        """The `limit` sentences of `pool` most similar to the question, ordered by passage rank."""
         candidates: list[tuple[Passage, Span, str]] = []
-        for passage in pool[:3]:
+        for passage in pool:
             original = self.source_text(passage.chunk.source)
             for span in passage.chunk.sentences:
                 text = " ".join(original[span.start : span.end].split())
@@ -230,7 +259,7 @@ class Pipeline:
         query = self.embedder.embed([question], "query")[0]
         vectors = self.embedder.embed([text for _, _, text in candidates], "document")
         scores = vectors @ query
-        order = np.argsort(-scores)[: self.settings.retrieve.evidence_sentences]
+        order = np.argsort(-scores)[:limit]
         chosen = sorted(order, key=lambda i: (candidates[i][0].rank, candidates[i][1].start))
         return [Evidence(candidates[i][0], candidates[i][1], candidates[i][2], float(scores[i])) for i in chosen]
 

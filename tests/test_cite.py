@@ -102,3 +102,8 @@ def test_cross_script_answer_checks_numbers_only() -> None:
     marathi = Passage(Chunk("m", "m.txt", "डिसेंबर 2017 मध्ये स्वीकारलेल्या ठराव 2397 अंतर्गत", 0, 10, "mr"), 1.0, 1)
     assert verify(ModelReply(True, "Resolution 2397.", [0]), [marathi], "Which resolution?") == []
     assert verify(ModelReply(True, "Resolution 2398.", [0]), [marathi], "Which resolution?")
+
+
+def test_an_ordinal_does_not_support_a_count() -> None:
+    first = passage("He received the first Aurus Senate during a meeting in Vladivostok.", 1)
+    assert verify(ModelReply(True, "1", [0]), [first], "How many Aurus cars has Kim received?")

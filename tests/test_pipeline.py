@@ -114,3 +114,13 @@ def test_streamed_text_is_the_answer_field_only(fake_pipeline: Pipeline) -> None
 def test_bad_questions_are_rejected(fake_pipeline: Pipeline, question: str) -> None:
     with pytest.raises(InvalidQuestion):
         fake_pipeline.answer(question)
+
+
+def test_model_sees_only_the_trimmed_sentences_and_citations_quote_them(isolated_home: Path) -> None:
+    pipeline, generator = pipeline_with(isolated_home, None, retrieve={"prompt_sentences": 2})
+    answer = pipeline.answer("What did Kim Yo Jong say about the special function of the car?")
+    shown = generator.calls[-1][-1]["content"].split("Question:")[0]
+    assert shown.count("[") <= 2  # at most two sentences, so at most two passages
+    assert answer.mode == "generated"
+    assert_citations_are_exact(pipeline, answer)
+    assert all(" ".join(c.quote.split()) in " ".join(shown.split()) for c in answer.citations)
