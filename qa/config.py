@@ -53,10 +53,6 @@ class ChunkSettings(_Section):
 class RetrieveSettings(_Section):
     top_k: int = Field(4, ge=1, le=20, description="Passages handed to the generator.")
     per_language_k: int = Field(8, ge=1, description="Candidates fetched from each language before merging.")
-    min_z: float = Field(
-        1.5,
-        description="Refuse without calling the model when the best per-language z-score is below this.",
-    )
     evidence_sentences: int = Field(3, ge=1, description="Evidence sentences quoted in extractive answers.")
     prompt_sentences: int = Field(
         6,

@@ -1,10 +1,16 @@
 """Cross-lingual retrieval with per-language score normalisation.
 
-e5 scores a chunk higher when it shares the question's script, so raw cosine
-ranks a same-language chunk about the wrong thing above the other-language
-chunk that holds the answer. We fetch candidates from each language separately
-and turn each score into a z-score against that language's score distribution
-(estimated from a fixed sample of the language's chunks), then merge.
+e5 gives every chunk of the question's own language a similarity bonus, so raw
+cosine ranks a same-language chunk about the wrong thing above the
+other-language chunk that holds the answer. We fetch candidates from each
+language separately and subtract that language's mean similarity to the
+question (estimated on a fixed sample of the language's chunks), then merge.
+
+Measured on the 92 answerable eval cases (`qa eval --retrieval-only`, chunks of
+60 words): raw cosine recall@5 0.89 (cross-lingual 0.79), MRR 0.754; z-scores
+(also dividing by the spread) 0.84 (0.84), MRR 0.669; mean-centred 0.88 (0.89),
+MRR 0.737. Centring keeps raw cosine's ranking within a language and fixes the
+cross-language offset; dividing by the spread distorted both.
 """
 
 from __future__ import annotations
@@ -25,9 +31,9 @@ SAMPLE_SIZE = 256
 @dataclass(frozen=True)
 class Retrieval:
     passages: list[Passage]
-    best_z: float
-    # Highest raw cosine over all candidates: z-scores are relative, so an off-topic
-    # question still gets high z; the raw similarity tells whether anything is close.
+    best_score: float
+    # Highest raw cosine over all candidates: centred scores are relative, so an off-topic
+    # question still ranks something first; the raw similarity tells whether anything is close.
     best_similarity: float
 
 
@@ -45,21 +51,21 @@ class Retriever:
             self._samples = None
 
     def retrieve(self, question: str, top_k: int | None = None) -> Retrieval:
-        """The best `top_k` passages over all languages, ranked by per-language z-score."""
+        """The best `top_k` passages over all languages, ranked by language-centred similarity."""
         k = top_k or self._settings.top_k
         query = self._embedder.embed([question], "query")[0]
         candidates: list[tuple[float, Passage]] = []
         best_similarity = float("-inf")
         for language, sample in self._language_samples().items():
-            mean, std = _score_stats(sample, query)
+            offset = _language_offset(sample, query)
             for chunk, score in self._store.query(query, self._settings.per_language_k, language):
-                z = (score - mean) / std
+                centred = score - offset
                 best_similarity = max(best_similarity, score)
-                candidates.append((z, Passage(chunk=chunk, score=z, rank=0)))
+                candidates.append((centred, Passage(chunk=chunk, score=centred, rank=0)))
         candidates.sort(key=lambda item: item[0], reverse=True)
         passages = [Passage(p.chunk, p.score, rank) for rank, (_, p) in enumerate(candidates[:k], start=1)]
         best = candidates[0][0] if candidates else float("-inf")
-        return Retrieval(passages=passages, best_z=best, best_similarity=best_similarity)
+        return Retrieval(passages=passages, best_score=best, best_similarity=best_similarity)
 
     def _language_samples(self) -> dict[Language, Vectors]:
         with self._lock:
@@ -70,12 +76,9 @@ class Retriever:
             return self._samples
 
 
-def _score_stats(sample: Vectors, query: Vectors) -> tuple[float, float]:
-    if sample.size == 0:
-        return 0.0, 1.0
-    scores = sample @ query
-    # A floor on the spread keeps a language with one or two chunks from exploding.
-    return float(scores.mean()), max(float(scores.std()), 0.02)
+def _language_offset(sample: Vectors, query: Vectors) -> float:
+    """Mean similarity of the question to this language's chunks: the bonus to take away."""
+    return float((sample @ query).mean()) if sample.size else 0.0
 
 
 def cosine(a: Vectors, b: Vectors) -> float:
