@@ -27,6 +27,7 @@ from qa.types import (
     REFUSAL,
     Answer,
     BackendInfo,
+    Chunk,
     Citation,
     Evidence,
     IngestReport,
@@ -74,7 +75,7 @@ class Pipeline:
         self._generator_factory = generator_factory
         self._generator: Generator | None = None
         self.relevance_floor = relevance_floor
-        self._source_texts: dict[str, str] = {}
+        self._versions: dict[str, str] = {}
 
     # --- backends ----------------------------------------------------------------
 
@@ -96,7 +97,6 @@ class Pipeline:
             self.store.reset()
         report = ingest(paths, self.store, self.embedder, self.settings.chunk, progress)
         self.retriever.refresh()
-        self._source_texts.clear()
         return report
 
     def ensure_index(self) -> None:
@@ -163,7 +163,7 @@ class Pipeline:
         if reply is None or problems:
             return self._extractive(question, language, passages, problems)
         chunks = [shown[i].chunk for i in reply.cited]
-        citations = [self._citation(c.source, c.id, Span(c.start, c.end)) for c in chunks]
+        citations = [self._citation(c, Span(c.start, c.end)) for c in chunks]
         return _Outcome(reply.answer, "generated", citations, [])
 
     def _generate(
@@ -211,7 +211,7 @@ class Pipeline:
         evidence = self.evidence(question, language, passages)
         if not evidence:
             return _Outcome(REFUSAL, "refused", [], [*notes, "no evidence sentences"])
-        citations = [self._citation(e.passage.chunk.source, e.passage.chunk.id, e.span) for e in evidence]
+        citations = [self._citation(e.passage.chunk, e.span) for e in evidence]
         text = " … ".join(f"“{e.text}” [{n}]" for n, e in enumerate(evidence, start=1))
         return _Outcome(text, "extractive", citations, notes)
 
@@ -249,7 +249,7 @@ class Pipeline:
         """The `limit` sentences of `pool` most similar to the question, ordered by passage rank."""
         candidates: list[tuple[Passage, Span, str]] = []
         for passage in pool:
-            original = self.source_text(passage.chunk.source)
+            original = self.chunk_file_text(passage.chunk)
             for span in passage.chunk.sentences:
                 text = " ".join(original[span.start : span.end].split())
                 if len(text) >= 12:
@@ -266,16 +266,28 @@ class Pipeline:
     # --- citations ------------------------------------------------------------------
 
     def source_text(self, source: str) -> str:
-        if source not in self._source_texts:
-            text = self.store.source_text(source)
-            if text is None:
-                raise RuntimeError(f"source text of {source} is missing from the index; run `qa ingest --rebuild`")
-            self._source_texts[source] = text
-        return self._source_texts[source]
+        """The current indexed text of a source file, by name."""
+        text = self.store.source_text(source)
+        if text is None:
+            raise KeyError(source)
+        return text
 
-    def _citation(self, source: str, chunk_id: str, span: Span) -> Citation:
-        quote = self.source_text(source)[span.start : span.end]
-        return Citation(source=source, chunk_id=chunk_id, quote=quote, start=span.start, end=span.end)
+    def chunk_file_text(self, chunk: Chunk) -> str:
+        """The exact file version a chunk's offsets refer to.
+
+        Looked up by content hash, not by name, so a re-ingest running in another
+        process can never pair new offsets with old text (or the reverse).
+        """
+        if chunk.file_hash not in self._versions:
+            text = self.store.text_of_version(chunk.file_hash)
+            if text is None:
+                raise RuntimeError(f"source text of {chunk.source} is missing; run `qa ingest --rebuild`")
+            self._versions[chunk.file_hash] = text
+        return self._versions[chunk.file_hash]
+
+    def _citation(self, chunk: Chunk, span: Span) -> Citation:
+        quote = self.chunk_file_text(chunk)[span.start : span.end]
+        return Citation(source=chunk.source, chunk_id=chunk.id, quote=quote, start=span.start, end=span.end)
 
 
 def build_messages(question: str, language: Language, passages: list[Passage]) -> list[Message]:

@@ -137,7 +137,11 @@ class ChromaStore:
         metas = got["metadatas"] or []
         if not metas:
             return None
-        path = self._texts / f"{metas[0]['file_hash']}.txt"
+        return self.text_of_version(str(metas[0]["file_hash"]))
+
+    def text_of_version(self, file_hash: str) -> str | None:
+        """The original text of one ingested file version (kept even after the file changes)."""
+        path = self._texts / f"{file_hash}.txt"
         return path.read_text(encoding="utf-8") if path.exists() else None
 
     def languages(self) -> list[Language]:
@@ -204,4 +208,5 @@ def _chunk(chunk_id: str, document: str | None, meta: Any) -> Chunk:
         end=int(meta["end"]),
         language=_language(meta["language"]),
         sentences=tuple(Span(int(s), int(e)) for s, e in json.loads(str(meta["sentences"]))),
+        file_hash=str(meta["file_hash"]),
     )

@@ -42,6 +42,8 @@ class Chunk:
     end: int
     language: Language
     sentences: tuple[Span, ...] = ()
+    # sha256 of the file version the offsets refer to (set by the store).
+    file_hash: str = ""
 
 
 @dataclass(frozen=True)
