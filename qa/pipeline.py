@@ -216,10 +216,15 @@ class Pipeline:
         return _Outcome(text, "extractive", citations, notes)
 
     def evidence(self, question: str, language: Language, passages: list[Passage]) -> list[Evidence]:
-        """The sentences of the top passages most similar to the question, in the question's language if any."""
-        same_language = [p for p in passages if p.chunk.language == language]
-        pool = (same_language or passages)[:3]
-        return self.best_sentences(question, pool, self.settings.retrieve.evidence_sentences)
+        """The sentences of the top three passages most similar to the question, in any language.
+
+        Preferring passages in the question's language looked friendlier but lost the
+        facts that only one article (in another language) has: quoting from the top
+        passages whatever their language raised extractive accuracy on the eval set
+        from 0.60 to 0.69 (cross-lingual cases 0.11 to 0.68). e5 still favours
+        sentences in the question's language among them.
+        """
+        return self.best_sentences(question, passages[:3], self.settings.retrieve.evidence_sentences)
 
     def _trim(self, question: str, passages: list[Passage]) -> list[Passage]:
         """Passages cut down to their sentences most similar to the question, in document order.
