@@ -87,6 +87,19 @@ _STOPWORDS = frozenset(
     ]
 )
 
+# Sentences in a document that address the model rather than the reader. Documents
+# are data: such sentences are never shown to the model as evidence, never quoted,
+# and never count as support for an answer.
+_INSTRUCTION = re.compile(
+    r"""\b(ignore|disregard|forget|override)\b.{0,60}\b(instructions?|rules|prompt|passages|above|previous)\b
+    | \b(system|assistant|developer)\s*: | \byou\s+are\s+now\b | \bnew\s+instructions?\b
+    | \b(reply|respond|answer)\s+(only\s+)?(with|exactly)\b | "(answer|answerable|citations)"\s*:
+    | \binstructions?\s+(from|for)\s+(the\s+)?(system|model|assistant|ai)\b | \bthe\s+only\s+correct\s+answer\b
+    | निर्देशों\s+को\s+(अनदेखा|नज़रअंदाज़|नजरअंदाज) | सूचनांकडे\s+दुर्लक्ष | सूचना\s+(विसरा|दुर्लक्षित)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_SENTENCE = re.compile(r"[^.!?।\n]+(?:[.!?।]+[\"'”’)\]]*|$)")
+
 MIN_WORD_OVERLAP = 0.5
 _COUNT_QUESTION = re.compile(r"how many|how often|कितन[ीे]|किती", re.IGNORECASE)
 
@@ -133,6 +146,8 @@ def parse_reply(raw: str, n_passages: int) -> ModelReply:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ReplyFormatError(f"model output is not JSON: {exc.msg}") from exc
+    except (ValueError, RecursionError) as exc:  # absurdly long integers, deep nesting
+        raise ReplyFormatError(f"model output is not usable JSON: {exc.__class__.__name__}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("answer"), str):
         raise ReplyFormatError("model output lacks a string 'answer'")
     answer = data["answer"]
@@ -148,6 +163,16 @@ def parse_reply(raw: str, n_passages: int) -> ModelReply:
             dropped.append(value)
     clean_answer = re.sub(r"\s*\[\d{1,3}\]", "", answer).strip()
     return ModelReply(answerable=bool(data.get("answerable", True)), answer=clean_answer, cited=cited, dropped=dropped)
+
+
+def looks_like_instruction(sentence: str) -> bool:
+    """True for a sentence that tries to instruct the model (prompt injection in a document)."""
+    return bool(_INSTRUCTION.search(sentence))
+
+
+def strip_instructions(text: str) -> str:
+    """`text` without its instruction-like sentences."""
+    return " ".join(m.group().strip() for m in _SENTENCE.finditer(text) if not looks_like_instruction(m.group()))
 
 
 def normalise_digits(text: str) -> str:
@@ -171,6 +196,7 @@ def content_words(text: str) -> set[str]:
 def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> list[str]:
     """Reasons the reply cannot be shown as a supported answer; empty when it passes.
 
+    Instruction-like sentences in the cited passages support nothing.
     Checks: at least one valid citation; every number in the answer occurs in the
     cited text; at least half of the answer's content words occur in the cited
     text (when the answer and the cited text share a script).
@@ -182,7 +208,9 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
         problems.append(f"dropped citations to passages not given: {reply.dropped}")
     if not reply.cited:
         return [*problems, "no valid citation"]
-    cited_text = " ".join(passages[i].chunk.text for i in reply.cited)
+    cited_text = strip_instructions(" ".join(passages[i].chunk.text for i in reply.cited))
+    if not cited_text.strip():
+        problems.append("the cited passages hold no text that can support an answer")
     missing = sorted(numbers_in(reply.answer) - numbers_in(cited_text))
     if missing:
         problems.append(f"numbers not in cited text: {', '.join(missing)}")

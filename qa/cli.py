@@ -23,7 +23,7 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def _pipeline() -> Pipeline:
+def _pipeline(rebuild: bool = False) -> Pipeline:
     # Imported here so `qa --help` stays instant and import errors become one line.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from qa.config import get_settings
@@ -32,7 +32,7 @@ def _pipeline() -> Pipeline:
     from qa.wiring import build_pipeline
 
     try:
-        return build_pipeline(get_settings())
+        return build_pipeline(get_settings(), rebuild_index=rebuild)
     except ValidationError as exc:
         fail(f"bad QA_* setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
     except (IndexUnavailable, GeneratorUnavailable) as exc:
@@ -50,23 +50,25 @@ def main(verbose: bool) -> None:
 
 @main.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rebuild", is_flag=True, help="Drop the index and build it again from scratch.")
+@click.option("--rebuild", is_flag=True, help="Move the index aside (kept as chroma.replaced-*) and build it again.")
 def ingest_command(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Index PATHS (default: the seeds/ corpus). The index mirrors exactly these files."""
     from tqdm import tqdm
 
-    pipeline = _pipeline()
-    targets = list(paths) or [pipeline.settings.corpus]
+    from qa.config import get_settings
+
+    targets = list(paths) or [get_settings().corpus]
     for target in targets:
         if not target.exists():
             fail(f"no such file or folder: {target}")
+    pipeline = _pipeline(rebuild=rebuild)
     with tqdm(desc="ingest", unit="file", file=sys.stderr) as bar:
 
         def advance(name: str) -> None:
             bar.set_postfix_str(name[:30])
             bar.update()
 
-        report = pipeline.ingest(targets, rebuild=rebuild, progress=advance)
+        report = pipeline.ingest(targets, progress=advance)
     for name, why in report.skipped.items():
         click.echo(f"qa: warning: skipped {name}: {why}", err=True)
     click.echo(
@@ -83,11 +85,15 @@ def ask_command(question: str | None, as_json: bool) -> None:
     """Answer QUESTION; without it, read one question per line from stdin."""
     from qa.llm import GeneratorUnavailable
     from qa.pipeline import InvalidQuestion
+    from qa.store import IndexUnavailable
 
     if question is not None and not question.strip():
         fail("the question is empty")
     pipeline = _pipeline()
-    pipeline.ensure_index()
+    try:
+        pipeline.ensure_index()
+    except IndexUnavailable as exc:
+        fail(str(exc))
     questions = [question] if question is not None else (line.rstrip("\n") for line in sys.stdin)
     status = 0
     for text in questions:
@@ -101,7 +107,7 @@ def ask_command(question: str | None, as_json: bool) -> None:
             click.echo(f"qa: error: {exc}", err=True)
             status = 2
             continue
-        except GeneratorUnavailable as exc:
+        except (GeneratorUnavailable, IndexUnavailable) as exc:
             fail(str(exc))
         click.echo(answer.model_dump_json() if as_json else render(answer))
     sys.exit(status)

@@ -111,7 +111,7 @@ class FakeEmbedder:
     Texts sharing words get similar vectors, which is enough to exercise retrieval code.
     """
 
-    def __init__(self, dim: int = 64) -> None:
+    def __init__(self, dim: int = 512) -> None:
         self.name = f"fake-hash-{dim}"
         self.dim = dim
 

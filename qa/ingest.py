@@ -245,16 +245,27 @@ class _DenseIndex:
     def __init__(self, text: str) -> None:
         self._positions = [i for i, ch in enumerate(text) if not ch.isspace()]
         self._dense = "".join(text[i] for i in self._positions)
-        self._cursor = 0
+        self._start = -1  # previous match, in dense coordinates
+        self._end = 0
 
     def locate(self, piece: str) -> tuple[int, int]:
+        """Range of `piece` in the text: the first match after the previous chunk that extends past it.
+
+        Chunks come in order and may overlap, so a match must start after the
+        previous chunk's start and end after its end; repeated text cannot pull
+        a chunk back onto an earlier copy.
+        """
         wanted = "".join(piece.split())
-        found = self._dense.find(wanted, self._cursor)
+        if not wanted:
+            raise ValueError("empty chunk")
+        found = self._dense.find(wanted, self._end)  # no overlap: right after the previous chunk
+        if found < 0:  # overlapping chunks
+            found = self._dense.find(wanted, self._start + 1)
+            while found >= 0 and found + len(wanted) <= self._end:
+                found = self._dense.find(wanted, found + 1)
         if found < 0:
-            found = self._dense.find(wanted)
-        if found < 0 or not wanted:
             raise ValueError("chunk text not found in cleaned text")
-        self._cursor = found + 1
+        self._start, self._end = found, found + len(wanted)
         return self._positions[found], self._positions[found + len(wanted) - 1] + 1
 
 

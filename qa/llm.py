@@ -7,11 +7,15 @@ malformed output. Each SDK is imported in its backend only.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
 import os
 import re
+import secrets
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +112,14 @@ class LlamaCppGenerator:
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.cache_prompt = True
+        # The llama.cpp server inside xllamacpp always listens somewhere. Give it a
+        # unix socket in a private (0700) temp folder and a random key, so nothing
+        # on this machine can reach the model around our API's token and queue.
+        self._socket_dir = tempfile.mkdtemp(prefix="qa-llama-")
+        atexit.register(shutil.rmtree, self._socket_dir, ignore_errors=True)
+        params.hostnames = [str(Path(self._socket_dir) / "llama.sock")]
+        params.api_keys = [secrets.token_hex(32)]
+        params.verbosity = -1  # llama.cpp logs several lines per request to stderr otherwise
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:

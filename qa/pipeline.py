@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.cite import ModelReply, ReplyFormatError, answer_schema, parse_reply, verify
+from qa.cite import ModelReply, ReplyFormatError, answer_schema, looks_like_instruction, parse_reply, verify
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.indexer import Progress, ingest
@@ -22,7 +22,7 @@ from qa.ingest import detect_language
 from qa.llm import Generator, Message
 from qa.prompts import template
 from qa.retrieve import Retrieval, Retriever
-from qa.store import ChromaStore
+from qa.store import ChromaStore, IndexUnavailable
 from qa.types import (
     REFUSAL,
     Answer,
@@ -154,8 +154,11 @@ class Pipeline:
         # The model only sees passages in languages it reads: Devanagari costs a small
         # English tokenizer ~2.5x the tokens, which it then cannot use anyway.
         readable = [p for p in passages if p.chunk.language in self.settings.llm.languages]
-        if not readable:
-            return self._extractive(question, language, passages, ["no passage in a language the model reads"])
+        if passages[0].chunk.language not in self.settings.llm.languages:
+            # The best evidence is in a language the model cannot read: asking it
+            # would only get an answer from weaker passages, so quote instead.
+            note = f"the best passage is in {LANGUAGE_NAMES[passages[0].chunk.language]}, which the model does not read"
+            return self._extractive(question, language, passages, [note])
         shown = self._trim(question, readable)
         reply, problems = self._generate(question, language, shown, on_text)
         if reply is not None and not reply.answerable:
@@ -257,7 +260,7 @@ class Pipeline:
             original = self.chunk_file_text(passage.chunk)
             for span in passage.chunk.sentences:
                 text = " ".join(original[span.start : span.end].split())
-                if len(text) >= 12:
+                if len(text) >= 12 and not looks_like_instruction(text):
                     candidates.append((passage, span, text))
         if not candidates:
             return []
@@ -286,7 +289,9 @@ class Pipeline:
         if chunk.file_hash not in self._versions:
             text = self.store.text_of_version(chunk.file_hash)
             if text is None:
-                raise RuntimeError(f"source text of {chunk.source} is missing; run `qa ingest --rebuild`")
+                raise IndexUnavailable(
+                    f"the stored copy of {chunk.source} is missing from {self.store.home}; run `qa ingest --rebuild`"
+                )
             self._versions[chunk.file_hash] = text
         return self._versions[chunk.file_hash]
 

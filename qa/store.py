@@ -13,10 +13,12 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +26,8 @@ from qa.embed import Vectors
 from qa.types import Chunk, Language, Span
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Bump when the chunk format changes, so old collections are not mixed with new ones.
 INDEX_FORMAT = 1
@@ -53,28 +57,63 @@ def collection_name(embedder_name: str, chunk_size: int, chunk_overlap: int) -> 
 class ChromaStore:
     """Chunks, their vectors and the original texts of the files they came from."""
 
-    def __init__(self, home: Path, name: str, host: str | None = None, port: int = 8000) -> None:
+    def __init__(
+        self, home: Path, name: str, host: str | None = None, port: int = 8000, rebuild: bool = False
+    ) -> None:
+        self.home = home
+        self.name = name
+        self._host = host
+        self._port = port
+        self._texts = home / "sources"
+        self._lock = threading.Lock()
+        if rebuild and not host:
+            _move_aside(home / "chroma")
+        self._open()
+        if rebuild and host:
+            self.reset()
+
+    def _open(self) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        self.home = home
-        self.name = name
-        self._texts = home / "sources"
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
-            if host:
-                self._client: Any = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+            if self._host:
+                self._client: Any = chromadb.HttpClient(host=self._host, port=self._port, settings=chroma_settings)
             else:
-                (home / "chroma").mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(home / "chroma"), settings=chroma_settings)
+                (self.home / "chroma").mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(self.home / "chroma"), settings=chroma_settings)
             self._collection = self._client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
             )
         except Exception as exc:
             raise IndexUnavailable(
-                f"cannot open the index at {home / 'chroma'} ({exc.__class__.__name__}: {exc}); "
+                f"cannot open the index at {self.home / 'chroma'} ({exc.__class__.__name__}: {exc}); "
                 "run `qa ingest --rebuild` to recreate it"
             ) from exc
+
+    def _reopen(self) -> None:
+        """Drop Chroma's cached client and open again (another process changed the index)."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        with self._lock:
+            SharedSystemClient.clear_system_cache()
+            self._open()
+
+    def _read(self, operation: Callable[[], T]) -> T:
+        """Run a read; if it fails, reopen once and retry (a re-ingest elsewhere leaves our
+        in-memory vector index stale), then give up with IndexUnavailable."""
+        try:
+            return operation()
+        except IndexUnavailable:
+            raise
+        except Exception:
+            log.warning("index read failed; reopening the index and retrying once")
+        try:
+            self._reopen()
+            return operation()
+        except Exception as exc:
+            raise IndexUnavailable(f"the index cannot be read ({exc.__class__.__name__}: {exc})") from exc
 
     # --- writing -----------------------------------------------------------------
 
@@ -119,11 +158,11 @@ class ChromaStore:
     # --- reading -----------------------------------------------------------------
 
     def count(self) -> int:
-        return int(self._collection.count())
+        return int(self._read(lambda: self._collection.count()))
 
     def sources(self) -> dict[str, SourceState]:
         """What is indexed, per source name."""
-        metas = self._collection.get(include=["metadatas"])["metadatas"] or []
+        metas = self._read(lambda: self._collection.get(include=["metadatas"]))["metadatas"] or []
         seen: dict[str, tuple[str, int, int]] = {}
         for meta in metas:
             source = str(meta["source"])
@@ -133,7 +172,7 @@ class ChromaStore:
 
     def source_text(self, source: str) -> str | None:
         """The original text of an indexed file, exactly as it was ingested."""
-        got = self._collection.get(where={"source": source}, limit=1, include=["metadatas"])
+        got = self._read(lambda: self._collection.get(where={"source": source}, limit=1, include=["metadatas"]))
         metas = got["metadatas"] or []
         if not metas:
             return None
@@ -145,11 +184,13 @@ class ChromaStore:
         return path.read_text(encoding="utf-8") if path.exists() else None
 
     def languages(self) -> list[Language]:
-        metas = self._collection.get(include=["metadatas"])["metadatas"] or []
+        metas = self._read(lambda: self._collection.get(include=["metadatas"]))["metadatas"] or []
         return sorted({_language(m["language"]) for m in metas})
 
     def sample_vectors(self, language: Language, limit: int) -> Vectors:
-        got = self._collection.get(where={"language": language}, limit=limit, include=["embeddings"])
+        got = self._read(
+            lambda: self._collection.get(where={"language": language}, limit=limit, include=["embeddings"])
+        )
         embeddings = got["embeddings"]
         if embeddings is None or len(embeddings) == 0:
             return np.zeros((0, 0), np.float32)
@@ -161,11 +202,13 @@ class ChromaStore:
         n = min(k, self.count())
         if n == 0:
             return []
-        got = self._collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=n,
-            where=where,
-            include=["documents", "metadatas", "distances"],
+        got = self._read(
+            lambda: self._collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=n,
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
         )
         rows = zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True)
         return [(_chunk(cid, doc, meta), 1.0 - float(dist)) for cid, doc, meta, dist in rows]
@@ -174,8 +217,16 @@ class ChromaStore:
         wanted = list(ids)
         if not wanted:
             return []
-        got = self._collection.get(ids=wanted, include=["documents", "metadatas"])
+        got = self._read(lambda: self._collection.get(ids=wanted, include=["documents", "metadatas"]))
         return [_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+
+
+def _move_aside(folder: Path) -> None:
+    """Keep a broken index for inspection instead of deleting it: nothing is lost."""
+    if folder.exists():
+        target = folder.with_name(f"{folder.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        folder.rename(target)
+        log.warning("moved the old index to %s", target)
 
 
 def _metadata(chunk: Chunk, file_hash: str, n_chunks: int) -> dict[str, str | int]:

@@ -36,15 +36,20 @@ def build_generator(settings: Settings) -> Generator:
             return FakeGenerator()
 
 
-def build_pipeline(settings: Settings | None = None, generator: Generator | None = None) -> Pipeline:
+def build_pipeline(
+    settings: Settings | None = None, generator: Generator | None = None, rebuild_index: bool = False
+) -> Pipeline:
     """Load the embedder and open the index; the generator loads on first use.
 
     Tests pass `generator` to inject a scripted fake through the same wiring.
+    `rebuild_index` moves an existing (possibly unreadable) index aside first.
     """
     settings = settings or get_settings()
     embedder = CachedEmbedder(build_embedder(settings))
     name = collection_name(embedder.name, settings.chunk.chunk_size, settings.chunk.chunk_overlap)
-    store = ChromaStore(settings.home, name, host=settings.chroma.host, port=settings.chroma.port)
+    store = ChromaStore(
+        settings.home, name, host=settings.chroma.host, port=settings.chroma.port, rebuild=rebuild_index
+    )
     return Pipeline(
         settings=settings,
         store=store,

@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, Reference, SecurityScheme
+from litestar.plugins.pydantic import PydanticPlugin
 from litestar.static_files import create_static_files_router
 
 from qa.api import openai_compat, routes
@@ -38,6 +39,9 @@ def create_app(
     runtime = Runtime(settings, pipeline, build or _builder(settings))
 
     async def startup() -> None:
+        runtime.open()
+        if runtime.status == "ok":
+            return  # restarted (same app object started again): already loaded
         if pipeline is not None:
             await anyio.to_thread.run_sync(runtime.load)
         else:
@@ -55,6 +59,8 @@ def create_app(
         openapi_config=_openapi(settings),
         response_headers=[ResponseHeader(name="X-Content-Type-Options", value="nosniff")],
         logging_config=None,
+        # Strict: a JSON string is not a boolean, a number is not a question.
+        plugins=[PydanticPlugin(validate_strict=True)],
     )
 
 

@@ -12,40 +12,22 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
-from pydantic import BaseModel
 
 from qa.api.jobs import QueueFull
 from qa.api.runtime import NotReady
+from qa.api.service import ClientGone
 from qa.llm import GeneratorUnavailable
 from qa.pipeline import InvalidQuestion
+from qa.store import IndexUnavailable
 
 log = logging.getLogger("qa.api")
 
 STARTING_RETRY_AFTER_S = 5
 
 
-class ErrorBody(BaseModel):
-    """The body of every error response."""
-
-    error: str
-
-
 class BadRequest(HTTPException):
     status_code = 400
-
-
-ERROR_RESPONSES = {
-    status: ResponseSpec(data_container=ErrorBody, description=description)
-    for status, description in [
-        (400, "Bad input: empty or too long question, wrong types, invalid JSON, bad range"),
-        (401, "Missing or wrong bearer token (only when QA_API_TOKEN is set)"),
-        (413, "Request body larger than settings.server.max_body_bytes"),
-        (429, "Answer queue full; see Retry-After"),
-        (503, "Language model unavailable, or the service is still starting (Retry-After)"),
-    ]
-}
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
@@ -56,9 +38,20 @@ def _invalid_question(_: Request[Any, Any, Any], exc: InvalidQuestion) -> Respon
     return error_response(400, str(exc))
 
 
+# How long a client should wait before retrying when a backend is down.
+UNAVAILABLE_RETRY_AFTER_S = 10
+
+
 def _unavailable(_: Request[Any, Any, Any], exc: GeneratorUnavailable) -> Response[dict[str, Any]]:
     log.warning("qa: generator unavailable: %s", exc)
-    return error_response(503, f"the language model is unavailable: {exc}")
+    return error_response(
+        503, f"the language model is unavailable: {exc}", {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
+    )
+
+
+def _index_unavailable(_: Request[Any, Any, Any], exc: IndexUnavailable) -> Response[dict[str, Any]]:
+    log.warning("qa: index unavailable: %s", exc)
+    return error_response(503, f"the index is unavailable: {exc}", {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)})
 
 
 def _queue_full(_: Request[Any, Any, Any], exc: QueueFull) -> Response[dict[str, Any]]:
@@ -73,6 +66,8 @@ def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, A
     message = exc.detail
     if isinstance(exc, ValidationException):
         message = _validation_message(exc)
+    elif exc.status_code == 413:
+        message = "the request body is too large"
     return error_response(exc.status_code, message, exc.headers)
 
 
@@ -88,6 +83,11 @@ def _validation_message(exc: ValidationException) -> str:
     return f"{detail}: {'; '.join(parts)}" if parts else detail
 
 
+def _client_gone(request: Request[Any, Any, Any], _: ClientGone) -> Response[dict[str, Any]]:
+    log.info("qa: client left before its answer to %s was ready", request.url.path)
+    return error_response(499, "the client closed the request")
+
+
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error("qa: %s %s failed", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal server error")
@@ -96,8 +96,10 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     InvalidQuestion: _invalid_question,
     GeneratorUnavailable: _unavailable,
+    IndexUnavailable: _index_unavailable,
     QueueFull: _queue_full,
     NotReady: _not_ready,
+    ClientGone: _client_gone,
     HTTPException: _http,
     Exception: _internal,
 }

@@ -66,6 +66,7 @@ class AnswerQueue:
         self._pending = 0  # running + waiting
         self._running = 0
         self._answer_s = DEFAULT_ANSWER_SECONDS
+        self.closed = False
 
     def submit(self, work: Callable[[], Answer]) -> Job:
         """Queue `work`; raise `QueueFull` when `workers + max_queue` questions are already in."""
@@ -114,6 +115,8 @@ class AnswerQueue:
             }
 
     def shutdown(self) -> None:
+        """Drop waiting questions; a running one finishes in its thread."""
+        self.closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 

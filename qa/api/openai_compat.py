@@ -20,12 +20,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from litestar import Response, get, post
+from litestar import Request, Response, get, post
 from litestar.response import Stream
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from qa.api import service
-from qa.api.errors import ERROR_RESPONSES, BadRequest
+from qa.api.errors import BadRequest
+from qa.api.openapi_docs import ANSWER_ERRORS, READ_ERRORS, CompletionOperation
 from qa.api.runtime import Runtime
 from qa.types import Answer, Turn
 
@@ -66,17 +67,25 @@ class CompletionRequest(BaseModel):
         return last.text(), history
 
 
-@get("/v1/models", tags=["openai"])
+@get("/v1/models", tags=["openai"], responses=READ_ERRORS)
 async def models() -> dict[str, Any]:
     """The one model this server offers (any model name is accepted in requests)."""
     return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "qa"}]}
 
 
-@post("/v1/chat/completions", status_code=200, tags=["openai"], responses=ERROR_RESPONSES)
-async def chat_completions(data: CompletionRequest, runtime: Runtime) -> Response[dict[str, Any]] | Stream:
+@post(
+    "/v1/chat/completions",
+    status_code=200,
+    tags=["openai"],
+    responses=ANSWER_ERRORS,
+    operation_class=CompletionOperation,
+)
+async def chat_completions(
+    data: CompletionRequest, runtime: Runtime, request: Request[Any, Any, Any]
+) -> Response[dict[str, Any]] | Stream:
     """OpenAI chat completion, whole or streamed; the message carries `citations`."""
     question, history = data.split()
-    result, job = await service.answer(runtime, question, history)
+    result, job = await service.answer(runtime, question, history, request)
     headers = {"Server-Timing": service.server_timing(result, job)}
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if data.stream:

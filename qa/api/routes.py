@@ -8,17 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from litestar import MediaType, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.openapi import ResponseSpec
 from litestar.response import Stream
 
 from qa.api import service
-from qa.api.errors import ERROR_RESPONSES, BadRequest
+from qa.api.errors import BadRequest
+from qa.api.openapi_docs import ANSWER_ERRORS, READ_ERRORS, SOURCE_ERRORS, ChatOperation
 from qa.api.runtime import Runtime
 from qa.api.schemas import AskRequest, ChatRequest, Health, QueueStats, SourceList, SourceText
 from qa.api.security import PUBLIC
 from qa.llm import GeneratorUnavailable
 from qa.pipeline import Pipeline
+from qa.store import IndexUnavailable
 from qa.types import Answer
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -29,7 +32,7 @@ PAGE_CSP = (
 )
 
 
-@get("/health", opt=PUBLIC, tags=["service"])
+@get("/health", opt=PUBLIC, tags=["service"], responses={503: ResponseSpec(Health, description="Loading, or failed")})
 async def health(runtime: Runtime) -> Response[Health]:
     """Readiness: 200 with status "ok" once the index and model are loaded, 503 with "loading" before."""
     body = await anyio.to_thread.run_sync(_health, runtime)
@@ -49,15 +52,15 @@ def _health(runtime: Runtime) -> Health:
     )
 
 
-@post("/api/ask", status_code=200, tags=["answers"], responses=ERROR_RESPONSES)
-async def ask(data: AskRequest, runtime: Runtime) -> Response[Answer]:
+@post("/api/ask", status_code=200, tags=["answers"], responses=ANSWER_ERRORS)
+async def ask(data: AskRequest, runtime: Runtime, request: Request[Any, Any, Any]) -> Response[Answer]:
     """Answer one question; the body is the same JSON as `qa ask --json`."""
-    result, job = await service.answer(runtime, data.question)
+    result, job = await service.answer(runtime, data.question, connection=request)
     return Response(result, headers={"Server-Timing": service.server_timing(result, job)})
 
 
-@post("/api/chat", status_code=200, tags=["answers"], responses=ERROR_RESPONSES)
-async def chat(data: ChatRequest, runtime: Runtime) -> Response[Answer] | Stream:
+@post("/api/chat", status_code=200, tags=["answers"], responses=ANSWER_ERRORS, operation_class=ChatOperation)
+async def chat(data: ChatRequest, runtime: Runtime, request: Request[Any, Any, Any]) -> Response[Answer] | Stream:
     """Answer the last user message, with the earlier messages as context for follow-ups.
 
     With `"stream": true` the answer comes as Server-Sent Events: `delta` events
@@ -70,9 +73,9 @@ async def chat(data: ChatRequest, runtime: Runtime) -> Response[Answer] | Stream
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
     if not data.stream:
-        result, job = await service.answer(runtime, question, history)
+        result, job = await service.answer(runtime, question, history, request)
         return Response(result, headers={"Server-Timing": service.server_timing(result, job)})
-    stream = await service.AnswerStream.start(runtime, question, history)
+    stream = await service.AnswerStream.start(runtime, question, history, request)
     return Stream(_sse(stream), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
@@ -95,26 +98,29 @@ def stream_error(exc: BaseException) -> dict[str, Any]:
     """An error that happened after the stream had started, as an event body."""
     if isinstance(exc, GeneratorUnavailable):
         return {"error": f"the language model is unavailable: {exc}", "status": 503}
+    if isinstance(exc, IndexUnavailable):
+        return {"error": f"the index is unavailable: {exc}", "status": 503}
     service.log.error("qa: streamed answer failed", exc_info=exc)
     return {"error": "internal server error", "status": 500}
 
 
-@get("/api/sources", tags=["sources"], sync_to_thread=True)
+@get("/api/sources", tags=["sources"], sync_to_thread=True, responses=READ_ERRORS)
 def list_sources(runtime: Runtime) -> SourceList:
     """The names of the indexed files."""
     return SourceList(sources=sorted(runtime.ready_pipeline().store.sources()))
 
 
-@get("/api/sources/{name:str}", tags=["sources"], sync_to_thread=True, responses=ERROR_RESPONSES)
-def source(name: str, runtime: Runtime, start: int | None = None, end: int | None = None) -> SourceText:
-    """The text of one indexed file, whole or `[start, end)`. Only indexed names are served."""
+@get("/api/sources/{name:path}", tags=["sources"], sync_to_thread=True, responses=SOURCE_ERRORS)
+def source(name: Path, runtime: Runtime, start: int | None = None, end: int | None = None) -> SourceText:
+    """The text of one indexed file (names may contain "/"), whole or `[start, end)`; only indexed names are served."""
     pipeline = runtime.ready_pipeline()
-    text = _source_text(pipeline, name)
+    key = name.as_posix().lstrip("/")
+    text = _source_text(pipeline, key)
     lo = 0 if start is None else start
     hi = len(text) if end is None else end
     if not 0 <= lo <= hi <= len(text):
         raise BadRequest(f"bad range [{lo}, {hi}): the text has {len(text)} characters")
-    return SourceText(source=name, start=lo, end=hi, length=len(text), text=text[lo:hi])
+    return SourceText(source=key, start=lo, end=hi, length=len(text), text=text[lo:hi])
 
 
 def _source_text(pipeline: Pipeline, name: str) -> str:

@@ -38,6 +38,13 @@ class Runtime:
         self.generator_error: str | None = None
         self.queue = AnswerQueue(settings.server.workers, settings.server.max_queue)
         self._build = build
+        self._loader: threading.Thread | None = None
+
+    def open(self) -> None:
+        """Called at every app startup: a fresh answer queue if a previous shutdown closed it."""
+        if self.queue.closed:
+            server = self.settings.server
+            self.queue = AnswerQueue(server.workers, server.max_queue)
 
     def load(self) -> None:
         """Build the pipeline if needed, index the corpus on first run, load the model."""
@@ -58,10 +65,11 @@ class Runtime:
         self.status = "ok"
         log.info("qa: ready, %d chunks indexed", self.pipeline.store.count())
 
-    def load_in_background(self) -> threading.Thread:
-        thread = threading.Thread(target=self.load, name="qa-startup", daemon=True)
-        thread.start()
-        return thread
+    def load_in_background(self) -> None:
+        if self._loader is not None and self._loader.is_alive():
+            return
+        self._loader = threading.Thread(target=self.load, name="qa-startup", daemon=True)
+        self._loader.start()
 
     def _warm_generator(self, pipeline: Pipeline) -> None:
         # A missing model is not fatal: refusals and quoted answers need none, and

@@ -32,6 +32,12 @@ class ChatRequest(BaseModel):
         return last.content, [Turn(m.role, m.content) for m in earlier]
 
 
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: str
+
+
 class SourceText(BaseModel):
     source: str = Field(description="The indexed file name.")
     start: int = Field(description="Offset of `text` in the file.")

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from concurrent.futures import Future
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from litestar.connection import ASGIConnection
 
 from qa.api.jobs import Job, call_soon, wait
 from qa.api.runtime import Runtime
@@ -22,6 +24,8 @@ from qa.types import Answer, Turn
 
 log = logging.getLogger("qa.api")
 
+T = TypeVar("T")
+Connection = ASGIConnection[Any, Any, Any, Any]
 EventKind = Literal["delta", "answer", "error"]
 Event = tuple[EventKind, Any]
 
@@ -32,13 +36,46 @@ def _prepare(runtime: Runtime, question: str) -> tuple[Pipeline, str]:
     return pipeline, pipeline.check_question(question)
 
 
-async def answer(runtime: Runtime, question: str, history: list[Turn] | None = None) -> tuple[Answer, Job]:
+class ClientGone(Exception):
+    """The client disconnected while its question was waiting or running."""
+
+
+async def answer(
+    runtime: Runtime, question: str, history: list[Turn] | None = None, connection: Connection | None = None
+) -> tuple[Answer, Job]:
     """The whole answer, once verified."""
     pipeline, question = _prepare(runtime, question)
     job = runtime.queue.submit(lambda: pipeline.answer(question, history))
-    result = await wait(job)
+    result = await until_done_or_gone(wait(job), job, connection)
     log_answer(runtime, result, job)
     return result, job
+
+
+async def until_done_or_gone(awaitable: Awaitable[T], job: Job, connection: Connection | None) -> T:
+    """Await `awaitable`, but give up (and drop the job if it still waits) when the client disconnects.
+
+    Without this a client that timed out would keep its place in the queue, and
+    a burst of impatient retries would fill it with answers nobody reads.
+    """
+    task = asyncio.ensure_future(awaitable)
+    if connection is None:
+        return await task
+    watcher = asyncio.ensure_future(_disconnected(connection))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    job.future.cancel()
+    raise ClientGone
+
+
+async def _disconnected(connection: Connection) -> None:
+    # The body has been read, so the next ASGI message is the disconnect.
+    while (await connection.receive())["type"] != "http.disconnect":
+        pass
 
 
 class AnswerStream:
@@ -51,7 +88,9 @@ class AnswerStream:
         self._first: Event | None = None
 
     @classmethod
-    async def start(cls, runtime: Runtime, question: str, history: list[Turn] | None = None) -> AnswerStream:
+    async def start(
+        cls, runtime: Runtime, question: str, history: list[Turn] | None = None, connection: Connection | None = None
+    ) -> AnswerStream:
         """Queue the question and wait for its first event.
 
         Waiting for the first event means a queue-full, unavailable-model or bad
@@ -67,12 +106,12 @@ class AnswerStream:
         job = runtime.queue.submit(lambda: pipeline.answer(question, history, on_text))
         job.future.add_done_callback(lambda done: call_soon(loop, events.put_nowait, _final_event(done)))
         stream = cls(runtime, job, events)
-        await stream._peek()
+        await stream._peek(connection)
         return stream
 
-    async def _peek(self) -> None:
+    async def _peek(self, connection: Connection | None) -> None:
         try:
-            self._first = await self._events.get()
+            self._first = await until_done_or_gone(self._events.get(), self.job, connection)
         except asyncio.CancelledError:
             self.job.future.cancel()
             raise

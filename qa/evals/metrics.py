@@ -191,14 +191,15 @@ def is_correct(case: EvalCase, answer: Answer) -> bool:
     Unanswerable case (answerable=false): correct iff the system refused
     (answer.refused). Answerable case: correct iff the system did not refuse
     AND at least one of the case's `accept` regexes matches the answer text
-    (re.search, case-insensitive, on the NFC-normalised answer, tried both with
-    Devanagari digits ०-९ mapped to ASCII and on the raw text).
+    (re.search, case-insensitive, on the NFC-normalised answer with inline
+    citation markers such as "[2]" removed, tried both with Devanagari digits
+    ०-९ mapped to ASCII and on the raw text).
     """
     if not case.answerable:
         return answer.refused
     if answer.refused:
         return False
-    return accept_matches(case, answer.answer)
+    return accept_matches(case, _MARKER_RE.sub(" ", answer.answer))
 
 
 def accept_matches(case: EvalCase, text: str) -> bool:

