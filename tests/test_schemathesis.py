@@ -104,7 +104,7 @@ def answers_in(response: Any) -> list[dict[str, Any]]:
 
 
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_input_makes_a_server_error(case: Any) -> None:
     response = case.call()
     case.validate_response(response, checks=[checks.not_a_server_error])
@@ -116,7 +116,7 @@ def test_no_input_makes_a_server_error(case: Any) -> None:
 
 
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_responses_match_the_documented_schema(case: Any) -> None:
     # All default checks but "schema-valid data is accepted": the schema does not spell out
     # every rule (an empty or over-long question is schema-valid and rightly gets 400).

@@ -38,9 +38,18 @@ def _add_stream(operation: Operation, json_schema: str | None, events: str) -> N
     ok.content = dict(ok.content or {})
     if json_schema:
         ok.content["application/json"] = OpenAPIMediaType(schema=Reference(ref=f"#/components/schemas/{json_schema}"))
-    ok.content["text/event-stream"] = OpenAPIMediaType(
-        schema=Schema(type=OpenAPIType.STRING, description=f"{_SSE}: {events}")
+    # One Server-Sent Event, as clients (and schemathesis) parse it: its fields.
+    event = Schema(
+        type=OpenAPIType.OBJECT,
+        description=f"{_SSE}: {events}",
+        properties={
+            "event": Schema(type=OpenAPIType.STRING, description="Event name (absent on /v1 chunks)."),
+            "data": Schema(type=OpenAPIType.STRING, description="JSON text of the event body, or [DONE]."),
+            "id": Schema(type=OpenAPIType.STRING),
+            "retry": Schema(type=OpenAPIType.INTEGER),
+        },
     )
+    ok.content["text/event-stream"] = OpenAPIMediaType(schema=event)
 
 
 @dataclass
