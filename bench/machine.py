@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 from importlib import metadata
@@ -58,7 +59,21 @@ def describe_machine() -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": sys.version.split()[0],
         "packages": versions,
+        "qa_source": _git_revision(),
     }
+
+
+def _git_revision() -> str | None:
+    """Commit of the checkout the bench runs from, '+dirty' if qa/ has uncommitted changes (read-only git)."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "qa"], cwd=repo, capture_output=True, text=True)
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def load_average() -> list[float]:

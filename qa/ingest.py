@@ -12,8 +12,7 @@ import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-from llama_index.core.node_parser import SentenceSplitter
+from typing import Protocol
 
 from qa.types import Chunk, Language, Span
 
@@ -41,6 +40,10 @@ _MARATHI_MARKERS = re.compile(
 _HINDI_MARKERS = re.compile(
     r"(?<![\u0900-\u097F])(है|हैं|और|के|की|का|में|ने|था|थी|थे|से|को|पर|किया|गया|कितनी|कितने|किसने|कब|कहाँ|क्या|कौन)(?![\u0900-\u097F])"
 )
+
+
+class SentenceSplitterLike(Protocol):
+    def split_text(self, text: str) -> list[str]: ...
 
 
 class SkipFile(Exception):
@@ -190,6 +193,9 @@ def chunk_id(source: str, start: int, text: str) -> str:
 
 def split_into_chunks(source: str, original: str, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """Clean `original` and split it into chunks with sentence spans and a language tag."""
+    # Imported here: llama-index takes ~1.4 s to import, which every `qa ask` would pay.
+    from llama_index.core.node_parser import SentenceSplitter
+
     cleaned = clean(original)
     sentences = split_sentences(cleaned.text)
     splitter = SentenceSplitter(
@@ -223,7 +229,7 @@ def split_into_chunks(source: str, original: str, chunk_size: int, chunk_overlap
     return chunks
 
 
-def _pieces(splitter: SentenceSplitter, cleaned: CleanText) -> list[tuple[int, int]]:
+def _pieces(splitter: SentenceSplitterLike, cleaned: CleanText) -> list[tuple[int, int]]:
     """Chunk ranges in the cleaned text, block by block."""
     ranges: list[tuple[int, int]] = []
     for block_start, block_end in cleaned.blocks:

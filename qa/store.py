@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -162,13 +163,23 @@ class ChromaStore:
 
     def sources(self) -> dict[str, SourceState]:
         """What is indexed, per source name."""
-        metas = self._read(lambda: self._collection.get(include=["metadatas"]))["metadatas"] or []
         seen: dict[str, tuple[str, int, int]] = {}
-        for meta in metas:
+        for meta in self._all_metadata():
             source = str(meta["source"])
             _, expected, present = seen.get(source, (str(meta["file_hash"]), int(str(meta["n_chunks"])), 0))
             seen[source] = (str(meta["file_hash"]), expected, present + 1)
         return {s: SourceState(h, e, p) for s, (h, e, p) in seen.items()}
+
+    def _all_metadata(self, page: int = 5000) -> list[Any]:
+        # Paged: Chroma rejects one `get` of every row past ~32k chunks ("too many SQL variables").
+        rows: list[Any] = []
+        while True:
+            offset = len(rows)
+            got = self._read(partial(self._collection.get, include=["metadatas"], limit=page, offset=offset))
+            batch = got["metadatas"] or []
+            rows.extend(batch)
+            if len(batch) < page:
+                return rows
 
     def source_text(self, source: str) -> str | None:
         """The original text of an indexed file, exactly as it was ingested."""
@@ -184,8 +195,13 @@ class ChromaStore:
         return path.read_text(encoding="utf-8") if path.exists() else None
 
     def languages(self) -> list[Language]:
-        metas = self._read(lambda: self._collection.get(include=["metadatas"]))["metadatas"] or []
-        return sorted({_language(m["language"]) for m in metas})
+        """The languages that have at least one chunk (one small lookup each)."""
+        candidates: tuple[Language, ...] = ("en", "hi", "mr")
+        return [
+            lang
+            for lang in candidates
+            if self._read(partial(self._collection.get, where={"language": lang}, limit=1, include=[]))["ids"]
+        ]
 
     def sample_vectors(self, language: Language, limit: int) -> Vectors:
         got = self._read(
