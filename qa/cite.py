@@ -217,8 +217,10 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     if _same_script(reply.answer, cited_text):
         problems += _word_problems(reply.answer, cited_text)
         problems += _number_context_problems(reply.answer, question, cited_text)
-    # A dropped citation alone is not fatal: the valid ones were checked above.
-    return [p for p in problems if not p.startswith("dropped")] and problems
+    # A dropped citation alone is not fatal (the valid ones were checked above); with
+    # a real problem it is reported too.
+    fatal = [p for p in problems if not p.startswith("dropped")]
+    return problems if fatal else []
 
 
 def _word_problems(answer: str, cited_text: str) -> list[str]:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-import numpy as np
-
 from qa.config import RetrieveSettings
 from qa.embed import Embedder, Vectors
 from qa.store import ChromaStore
@@ -79,7 +77,3 @@ class Retriever:
 def _language_offset(sample: Vectors, query: Vectors) -> float:
     """Mean similarity of the question to this language's chunks: the bonus to take away."""
     return float((sample @ query).mean()) if sample.size else 0.0
-
-
-def cosine(a: Vectors, b: Vectors) -> float:
-    return float(np.dot(a, b))
