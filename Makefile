@@ -24,7 +24,7 @@ browser:
 
 lint: setup
 	$(BIN)/ruff check qa tests bench
-	$(BIN)/mypy qa
+	$(BIN)/mypy qa bench
 
 unit: setup
 	$(BIN)/pytest -q -m "not slow"

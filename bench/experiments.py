@@ -6,7 +6,6 @@ parameters (in bench code or a subprocess) and times it against qa's current beh
 
 from __future__ import annotations
 
-import contextlib
 import json
 import resource
 import subprocess
@@ -21,9 +20,6 @@ import numpy as np
 
 from bench.machine import summarise
 from bench.questions import Case, qa_correct
-
-LANGUAGES = ("en", "hi", "mr")
-
 
 _EMBED_PROBE = """
 import json, sys, time
@@ -184,65 +180,4 @@ def top_k_variant(pipeline: Any, cases: list[Case], base_rows: list[dict[str, An
             "accuracy": round(float(np.mean([r["correct"] for r in base])), 3) if base else None,
         },
         "rows": rows,
-    }
-
-
-def per_language_collections(store: Any, vectors: list[np.ndarray], k: int) -> dict[str, Any]:
-    """Retrieval with one Chroma collection per language (no `where` filter) vs qa's filtered queries."""
-    client, source = store._client, store._collection
-    collections = {}
-    for language in LANGUAGES:
-        name = f"{store.name}-{language}"
-        with contextlib.suppress(Exception):  # left over from an interrupted run
-            client.delete_collection(name)
-        collections[language] = client.get_or_create_collection(
-            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
-    started = time.perf_counter()
-    total, offset, page = source.count(), 0, 5000
-    while offset < total:
-        got = source.get(limit=page, offset=offset, include=["embeddings", "documents", "metadatas"])
-        for language, collection in collections.items():
-            rows = [i for i, m in enumerate(got["metadatas"]) if m["language"] == language]
-            if rows:
-                collection.add(
-                    ids=[got["ids"][i] for i in rows],
-                    embeddings=np.asarray([got["embeddings"][i] for i in rows], dtype=np.float32),
-                    documents=[got["documents"][i] for i in rows],
-                    metadatas=[got["metadatas"][i] for i in rows],
-                )
-        offset += page
-    copy_s = time.perf_counter() - started
-    include = ["documents", "metadatas", "distances"]
-    timings: dict[str, list[float]] = {
-        "qa store.query x3 (filter + count)": [],
-        "filtered x3, no count": [],
-        "per-language collections x3": [],
-    }
-    for vector in vectors:
-        as_list = vector.tolist()
-        started = time.perf_counter()
-        for language in LANGUAGES:
-            store.query(vector, k, language)
-        timings["qa store.query x3 (filter + count)"].append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        for language in LANGUAGES:
-            source.query(query_embeddings=[as_list], n_results=k, where={"language": language}, include=include)
-        timings["filtered x3, no count"].append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        for collection in collections.values():
-            collection.query(query_embeddings=[as_list], n_results=k, include=include)
-        timings["per-language collections x3"].append((time.perf_counter() - started) * 1000)
-    count_ms = []
-    for _ in range(20):
-        started = time.perf_counter()
-        source.count()
-        count_ms.append((time.perf_counter() - started) * 1000)
-    for name in collections:
-        client.delete_collection(f"{store.name}-{name}")
-    return {
-        "chunks": total,
-        "copy_s": round(copy_s, 1),
-        **{name: summarise(values) for name, values in timings.items()},
-        "collection_count_ms": summarise(count_ms),
     }

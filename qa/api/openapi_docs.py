@@ -28,7 +28,7 @@ ANSWER_ERRORS = error_responses(400, 401, 413, 429, 503)
 SOURCE_ERRORS = error_responses(400, 401, 404, 503)
 READ_ERRORS = error_responses(401, 503)
 
-_SSE = "Server-Sent Events, when the request has `\"stream\": true`"
+_SSE = 'Server-Sent Events, when the request has `"stream": true`'
 
 
 def _add_stream(operation: Operation, json_schema: str | None, events: str) -> None:

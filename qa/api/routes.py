@@ -136,4 +136,3 @@ async def index_page() -> Response[bytes]:
     """The web chat page."""
     page = await anyio.Path(WEB_DIR / "index.html").read_bytes()
     return Response(page, media_type=MediaType.HTML, headers={"Content-Security-Policy": PAGE_CSP})
-

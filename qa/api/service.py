@@ -145,8 +145,7 @@ def server_timing(result: Answer, job: Job) -> str:
     """The `Server-Timing` header value: queue wait, retrieval, generation and total, in ms."""
     t = result.timings
     return (
-        f"queue;dur={job.waited_ms}, retrieve;dur={t.retrieve_ms}, "
-        f"generate;dur={t.generate_ms}, total;dur={t.total_ms}"
+        f"queue;dur={job.waited_ms}, retrieve;dur={t.retrieve_ms}, generate;dur={t.generate_ms}, total;dur={t.total_ms}"
     )
 
 
