@@ -23,7 +23,7 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def _pipeline(rebuild: bool = False, preload_generator: bool = False) -> Pipeline:
+def _pipeline(rebuild: bool = False) -> Pipeline:
     # Imported here so `qa --help` stays instant and import errors become one line.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from qa.config import get_settings
@@ -32,7 +32,7 @@ def _pipeline(rebuild: bool = False, preload_generator: bool = False) -> Pipelin
     from qa.wiring import build_pipeline
 
     try:
-        return build_pipeline(get_settings(), rebuild_index=rebuild, preload_generator=preload_generator)
+        return build_pipeline(get_settings(), rebuild_index=rebuild)
     except ValidationError as exc:
         fail(f"bad QA_* setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
     except (IndexUnavailable, GeneratorUnavailable) as exc:
@@ -89,7 +89,7 @@ def ask_command(question: str | None, as_json: bool) -> None:
 
     if question is not None and not question.strip():
         fail("the question is empty")
-    pipeline = _pipeline(preload_generator=_may_need_model(question))
+    pipeline = _pipeline()
     try:
         pipeline.ensure_index()
     except IndexUnavailable as exc:
@@ -111,19 +111,6 @@ def ask_command(question: str | None, as_json: bool) -> None:
             fail(str(exc))
         click.echo(answer.model_dump_json() if as_json else render(answer))
     sys.exit(status)
-
-
-def _may_need_model(question: str | None) -> bool:
-    """Whether to load the model while the rest starts: not for a question the model would not
-    answer anyway (its language is quoted from the sources), always for questions on stdin."""
-    from qa.config import get_settings
-    from qa.ingest import detect_language
-
-    try:
-        languages = get_settings().llm.languages
-    except ValidationError:
-        return False  # _pipeline() reports the bad setting
-    return question is None or detect_language(question) in languages
 
 
 @main.command("serve")

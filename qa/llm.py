@@ -11,6 +11,7 @@ import atexit
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import secrets
@@ -23,6 +24,8 @@ from typing import Any, Protocol
 
 Message = dict[str, str]
 OnText = Callable[[str], None]
+
+log = logging.getLogger(__name__)
 
 
 class GeneratorUnavailable(RuntimeError):
@@ -100,7 +103,7 @@ class LlamaCppGenerator:
     cache reuses the KV state of the shared system-prompt prefix between calls.
     """
 
-    def __init__(self, model: Path, threads: int, context: int) -> None:
+    def __init__(self, model: Path, threads: int, context: int, state_dir: Path | None = None) -> None:
         try:
             import xllamacpp
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -124,15 +127,22 @@ class LlamaCppGenerator:
         # on this machine can reach the model around our API's token and queue.
         self._socket_dir = tempfile.mkdtemp(prefix="qa-llama-")
         atexit.register(shutil.rmtree, self._socket_dir, ignore_errors=True)
-        params.hostnames = [str(Path(self._socket_dir) / "llama.sock")]
-        params.api_keys = [secrets.token_hex(32)]
+        self._socket = Path(self._socket_dir) / "llama.sock"
+        self._key = secrets.token_hex(32)
+        params.hostnames = [str(self._socket)]
+        params.api_keys = [self._key]
         params.verbosity = -1  # llama.cpp logs several lines per request to stderr otherwise
+        self._state: SavedPromptState | None = None
+        if state_dir is not None:
+            self._state = SavedPromptState(state_dir, model, xllamacpp.__version__)
+            params.slot_save_path = f"{state_dir}{os.sep}"  # llama.cpp appends the file name as is
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:
             raise GeneratorUnavailable(f"cannot load model {model}: {exc}") from exc
         self._lock = threading.Lock()
         self.name = f"llama.cpp:{model.name}"
+        self.restored_tokens = self._state.restore(self._slot_action) if self._state else 0
 
     def generate(
         self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
@@ -145,8 +155,9 @@ class LlamaCppGenerator:
         }
         with self._lock:
             if on_text is None:
-                result = self._server.handle_chat_completions(request)
-                return _completion_text(result)
+                text = _completion_text(self._server.handle_chat_completions(request))
+                self._save_state_once()
+                return text
             pieces: list[str] = []
 
             def collect(chunk: Any) -> None:
@@ -157,7 +168,73 @@ class LlamaCppGenerator:
 
             request["stream"] = True
             self._server.handle_chat_completions(request, collect)
+            self._save_state_once()
             return "".join(pieces)
+
+    def _save_state_once(self) -> None:
+        if self._state is not None:
+            self._state.save_once(self._slot_action)
+            self._state = None  # one save per process is enough: the system prompt is fixed
+
+    def _slot_action(self, action: str, filename: str) -> dict[str, Any]:
+        """llama.cpp's slot save/restore, over the server's private socket (xllamacpp has no call for it)."""
+        import httpx
+
+        transport = httpx.HTTPTransport(uds=str(self._socket))
+        with httpx.Client(transport=transport, base_url="http://llama", timeout=30) as client:
+            response = client.post(
+                f"/slots/0?action={action}",
+                json={"filename": filename},
+                headers={"Authorization": f"Bearer {self._key}"},
+            )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
+class SavedPromptState:
+    """The model's KV state for the fixed system prompt, kept on disk between processes.
+
+    Every new process would otherwise evaluate the ~160-token system prompt again before
+    its first answer (2-3 s on two cores). After the first answer we save the slot (system
+    prompt, that question, the answer: ~6 MB); the next process restores it at start-up, and
+    llama.cpp's prompt cache then reuses the longest token prefix the new prompt shares with
+    it, which is the system prompt. Reuse is by exact token match, so a changed prompt file
+    only shortens what is reused. The file name fingerprints the model file and the
+    llama.cpp build, whose KV format it depends on.
+    """
+
+    def __init__(self, folder: Path, model: Path, runtime_version: str) -> None:
+        stat = model.stat()
+        key = f"{model.name}|{stat.st_size}|{runtime_version}"
+        self.folder = folder
+        self.filename = f"prompt-state-{hashlib.sha256(key.encode()).hexdigest()[:16]}.bin"
+
+    def restore(self, slot_action: Callable[[str, str], dict[str, Any]]) -> int:
+        """Load the saved state into the slot; returns how many tokens it holds (0: none)."""
+        if not (self.folder / self.filename).exists():
+            return 0
+        try:
+            restored = int(slot_action("restore", self.filename)["n_restored"])
+        except Exception as exc:  # only a speed-up: answer without it, and let the next run save a good one
+            log.warning("could not restore the saved prompt state %s (%s); removing it", self.filename, exc)
+            (self.folder / self.filename).unlink(missing_ok=True)
+            return 0
+        log.info("restored %d prompt tokens from %s", restored, self.filename)
+        return restored
+
+    def save_once(self, slot_action: Callable[[str, str], dict[str, Any]]) -> None:
+        if (self.folder / self.filename).exists():
+            return
+        # Saved under a private name, then renamed: a concurrent process never reads half a file.
+        partial = f"{self.filename}.{os.getpid()}.part"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            slot_action("save", partial)
+            (self.folder / partial).replace(self.folder / self.filename)
+        except Exception as exc:
+            log.warning("could not save the prompt state (%s)", exc)
+            (self.folder / partial).unlink(missing_ok=True)
 
 
 def _completion_text(result: Any) -> str:
