@@ -186,6 +186,22 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float) -> dict[str, A
     }
 
 
+COLD_START_ENV = {
+    "fake": "QA_LLM__BACKEND=fake",
+    "embedded": "QA_LLM__BACKEND unset (default); the model's saved prompt state exists (any run after the first)",
+    "embedded-first-run": "QA_LLM__BACKEND unset; QA_MODELS_DIR is a fresh folder linking the model file, "
+    "so there is no saved prompt state (the first run on a machine)",
+}
+
+
+def _models_without_saved_state(stack: contextlib.ExitStack) -> str:
+    """A temporary models folder with links to the model files and no `state/` folder."""
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qa-bench-models-")))
+    for model in Path(os.environ["QA_MODELS_DIR"]).glob("*.gguf"):
+        (folder / model.name).symlink_to(model)
+    return str(folder)
+
+
 def stage_cold_start(reps: int, backends: list[str]) -> dict[str, Any]:
     qa_bin = Path(sys.executable).with_name("qa")
     command = [str(qa_bin), "ask", "--json", COLD_QUESTION]
@@ -193,11 +209,14 @@ def stage_cold_start(reps: int, backends: list[str]) -> dict[str, Any]:
     for backend in backends:
         env = dict(os.environ)
         env.pop("QA_LLM__BACKEND", None)
-        if backend != "embedded":
+        if backend == "fake":
             env["QA_LLM__BACKEND"] = backend
         runs = []
         for rep in range(reps):
-            result = run_cli(command, env, timeout=600)
+            with contextlib.ExitStack() as stack:
+                if backend == "embedded-first-run":
+                    env["QA_MODELS_DIR"] = _models_without_saved_state(stack)
+                result = run_cli(command, env, timeout=600)
             answer: dict[str, Any] = {}
             with contextlib.suppress(json.JSONDecodeError, IndexError):
                 answer = json.loads(result["stdout"].strip().splitlines()[-1])
@@ -215,7 +234,7 @@ def stage_cold_start(reps: int, backends: list[str]) -> dict[str, Any]:
             log(f"cold start ({backend}) {rep + 1}/{reps}: {result['wall_s']:.2f}s exit {result['exit_code']}")
         walls = [r["wall_s"] for r in runs if r["exit_code"] == 0]
         out[backend] = {
-            "env": "QA_LLM__BACKEND unset (default)" if backend == "embedded" else f"QA_LLM__BACKEND={backend}",
+            "env": COLD_START_ENV[backend],
             "wall_s": summarise(walls)["p50"],
             "wall": summarise(walls),
             "startup_s": summarise([r["startup_s"] for r in runs if r["startup_s"] is not None])["p50"],
@@ -729,7 +748,11 @@ def table(results: dict[str, Any]) -> str:
             "  prompt eval / generation speed", f"{a['llm']['prompt_tok_per_s']} / {a['llm']['gen_tok_per_s']}", "tok/s"
         )
     row("accuracy (qa.evals is_correct)", a["accuracy"])
-    for backend, label in (("fake", "fake LLM"), ("embedded", "embedded default")):
+    for backend, label in (
+        ("fake", "fake LLM"),
+        ("embedded", "embedded default"),
+        ("embedded-first-run", "embedded, no saved prompt state"),
+    ):
         c = results["cold_start"].get(backend)
         if c:
             row(f"`qa ask` cold start ({label})", c["wall_s"], "s")
@@ -771,7 +794,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=None,
-        help="Sets QA_LLM__THREADS and QA_EMBED__THREADS (default: qa's defaults, 2 and 1).",
+        help="Sets QA_LLM__THREADS and QA_EMBED__THREADS (default: qa's defaults, 2 and 2).",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results (default {DEFAULT_OUT}).")
     parser.add_argument(
@@ -888,7 +911,9 @@ def main(argv: list[str] | None = None) -> None:
         stage_load: dict[str, list[float]] = {}
         pipeline, results["ingest"] = stage_ingest(settings, reps=1 if quick else 3)
         stage_load["ingest"] = load_average()
-        results["cold_start"] = stage_cold_start(args.cold_reps or (1 if quick else 3), ["fake", "embedded"])
+        results["cold_start"] = stage_cold_start(
+            args.cold_reps or (1 if quick else 3), ["fake", "embedded", "embedded-first-run"]
+        )
         stage_load["cold_start"] = load_average()
         meta, qa_rows, probe = stage_answers(pipeline, answer_cases)
         stage_load["answers"] = load_average()
