@@ -92,9 +92,8 @@ class Pipeline:
 
     # --- indexing ------------------------------------------------------------------
 
-    def ingest(self, paths: list[Path], rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
-        if rebuild:
-            self.store.reset()
+    def ingest(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
+        """Make the index mirror `paths`. (A rebuild starts from a new store: see `build_pipeline`.)"""
         report = ingest(paths, self.store, self.embedder, self.settings.chunk, progress)
         self.retriever.refresh()
         return report
