@@ -125,22 +125,3 @@ def test_model_sees_only_the_trimmed_sentences_and_citations_quote_them(isolated
     assert_citations_are_exact(pipeline, answer)
     assert all(" ".join(c.quote.split()) in " ".join(shown.split()) for c in answer.citations)
 
-
-def test_preloaded_model_is_the_one_answers_use(isolated_home: Path) -> None:
-    # fake_settings picks the fake LLM backend, so build_generator really runs in the thread.
-    pipeline = build_pipeline(fake_settings(isolated_home), preload_generator=True)
-    pipeline.ingest([SEEDS])
-    assert pipeline.generator is pipeline.generator
-    assert pipeline.answer("What did Kim Yo Jong say about the special function of the car?").mode == "generated"
-
-
-def test_a_model_that_fails_to_load_in_the_background_fails_the_caller() -> None:
-    from qa.llm import GeneratorUnavailable
-    from qa.wiring import _load_in_background
-
-    def broken() -> FakeGenerator:
-        raise GeneratorUnavailable("cannot load model /nowhere.gguf")
-
-    waiting = _load_in_background(broken)
-    with pytest.raises(GeneratorUnavailable, match="nowhere"):
-        waiting()
