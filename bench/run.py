@@ -451,8 +451,9 @@ def compare(qa_rows: list[dict[str, Any]], stock_rows: list[dict[str, Any]]) -> 
         "accuracy_definition": "bench.questions.text_correct on the answer text, same function for both",
         "stock_prompt_tokens": summarise([c["prompt_n"] for c in stock_llm]),
         "stock_generated_tokens": summarise([c["predicted_n"] for c in stock_llm]),
-        "stock_settings": "VectorStoreIndex.from_vector_store(ChromaVectorStore(qa's collection)).as_query_engine("
-        "llm=...): similarity_top_k=2, response_mode=compact, default text_qa_template, no streaming",
+        "stock_settings": "VectorStoreIndex.from_vector_store(ChromaVectorStore(one collection with qa's chunks "
+        "and vectors)).as_query_engine(llm=...): similarity_top_k=2, response_mode=compact, default "
+        "text_qa_template, no streaming",
         "rows": stock_rows,
     }
 

@@ -10,7 +10,7 @@ default (similarity_top_k=2, "compact" response synthesis, the default QA prompt
 
 Our collection stores plain metadata and the chunk text in `documents`, not llama-index's
 `_node_content`; `ChromaVectorStore._query` falls back to `legacy_metadata_dict_to_node` and
-takes the node text from `documents` in that case, so it reads qa's collection as is. Our
+takes the node text from `documents` in that case, so it reads qa's rows as they are. Our
 metadata keys (source, start, end, language, file_hash, n_chunks, sentences) then show up in
 the context the stock synthesiser gives the model, as llama-index does by default.
 

