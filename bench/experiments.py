@@ -96,9 +96,9 @@ def llm_params(requests: list[dict[str, Any]], model: Path, threads: int) -> dic
     """Replay qa's own model requests in fresh processes under different llama.cpp parameters."""
     lean = ["--ctx", "2048", "--cache-ram", "0", "--no-warmup"]
     variants = {
-        "qa today (n_ctx 4096, cache_ram 8192 MiB default, warmup on)": [],
+        "llama.cpp defaults, as qa had them before 44b2954 (n_ctx 4096, cache_ram 8192 MiB, warmup on)": [],
         "n_ctx 2048, cache_ram_mib 0, warmup off": lean,
-        "as above + no_extra_bufts (no weight repacking)": [*lean, "--no-extra-bufts"],
+        "as above + no_extra_bufts (no weight repacking): qa today": [*lean, "--no-extra-bufts"],
     }
     out: dict[str, Any] = {"requests_replayed": len(requests)}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:

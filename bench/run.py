@@ -468,7 +468,6 @@ def stage_retrieval(
     cases: list[Case],
     pool_size: int,
     home: Path,
-    experiments: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from qa.ingest import file_hash
     from qa.store import ChromaStore
@@ -925,7 +924,7 @@ def main(argv: list[str] | None = None) -> None:
         experiments: dict[str, Any] | None = {} if args.experiments else None
         seed_texts = [row.chunk.text for row in pipeline.store.rows()]
         results["retrieval"] = stage_retrieval(
-            pipeline, settings, sizes, retrieval_cases, 32 if quick else 192, Path(tmp) / "scale", experiments
+            pipeline, settings, sizes, retrieval_cases, 32 if quick else 192, Path(tmp) / "scale"
         )
         stage_load["retrieval"] = load_average()
         if experiments is not None:
