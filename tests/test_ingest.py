@@ -144,3 +144,14 @@ def test_changing_chunk_settings_uses_another_collection(isolated_home: Path) ->
     a = build_pipeline(fake_settings(isolated_home))
     b = build_pipeline(fake_settings(isolated_home, chunk={"chunk_size": 40}))
     assert a.store.name != b.store.name
+
+
+def test_rows_and_sources_read_every_page_of_every_language(fake_pipeline: Pipeline) -> None:
+    store = fake_pipeline.store
+    by_language = {lang: store.count(lang) for lang in ("en", "hi", "mr")}
+    assert all(by_language.values()), by_language
+    rows = store.rows(page=2)
+    assert len(rows) == store.count() == sum(by_language.values())
+    assert len({row.chunk.id for row in rows}) == len(rows)
+    assert sum(state.present_chunks for state in store.sources().values()) == store.count()
+    assert all(state.complete for state in store.sources().values())

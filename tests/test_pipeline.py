@@ -124,4 +124,3 @@ def test_model_sees_only_the_trimmed_sentences_and_citations_quote_them(isolated
     assert answer.mode == "generated"
     assert_citations_are_exact(pipeline, answer)
     assert all(" ".join(c.quote.split()) in " ".join(shown.split()) for c in answer.citations)
-
