@@ -128,9 +128,9 @@ def stage_ingest(settings: Any, reps: int) -> tuple[Any, dict[str, Any]]:
         log(f"ingest run {rep + 1}/{reps}: {chunks} chunks in {sw.wall:.2f}s")
     assert pipeline is not None
     best = sorted(runs, key=lambda r: r["chunks_per_s"] or 0)[len(runs) // 2]  # the median run
-    languages: dict[str, int] = defaultdict(int)
-    for row in pipeline.store.rows():
-        languages[row.chunk.language] += 1
+    from qa.store import LANGUAGES
+
+    languages = {lang: n for lang in LANGUAGES if (n := pipeline.store.count(lang))}
     return pipeline, {
         "files": len(list(Path(settings.corpus).glob("*.txt"))),
         "chunks": best["chunks"],

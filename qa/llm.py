@@ -134,8 +134,9 @@ class LlamaCppGenerator:
         params.api_keys = [self._key]
         params.verbosity = -1  # llama.cpp logs several lines per request to stderr otherwise
         self._state_dir = state_dir
-        self._state_key = f"{model.name}|{model.stat().st_size}|{model.stat().st_mtime_ns}|{xllamacpp.__version__}"
-        self._prefix_ready = state_dir is None
+        stat = model.stat()
+        self._state_key = f"{model.name}|{stat.st_size}|{stat.st_mtime_ns}|{xllamacpp.__version__}"
+        self._prefix_ready = False
         if state_dir is not None:
             params.slot_save_path = f"{state_dir}{os.sep}"  # llama.cpp appends the file name as is
         try:
@@ -210,7 +211,7 @@ class SavedPromptState:
 
     Every new process would otherwise evaluate the ~160-token system prompt again before
     its first answer (2-3 s on two cores). The first process evaluates it once (with a
-    one-character question) and saves the slot (~6 MB); later ones restore it, and
+    one-character question) and saves the slot (~5 MB); later ones restore it, and
     llama.cpp's prompt cache then reuses the token prefix the real prompt shares with it.
     The file name fingerprints the model file (name, size, mtime), the llama.cpp build
     (its KV format) and the system prompt text, so nothing stale is ever reused.

@@ -112,9 +112,12 @@ class ChromaStore:
                 "run `qa ingest --rebuild` to recreate it"
             ) from exc
 
+    def _collection_name(self, language: Language) -> str:
+        return f"{self.name}_{language}"
+
     def _get_or_create(self, language: Language) -> Any:
         return self._client.get_or_create_collection(
-            f"{self.name}_{language}", embedding_function=None, configuration=HNSW
+            self._collection_name(language), embedding_function=None, configuration=HNSW
         )
 
     def _reopen(self) -> None:
@@ -178,7 +181,7 @@ class ChromaStore:
     def reset(self) -> None:
         """Drop the collections and create them empty."""
         for language in LANGUAGES:
-            self._client.delete_collection(f"{self.name}_{language}")
+            self._client.delete_collection(self._collection_name(language))
             self._collections[language] = self._get_or_create(language)
 
     def _save_text(self, file_hash: str, text: str) -> None:
