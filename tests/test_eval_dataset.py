@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from qa.evals.dataset import EvalCase, check_anchors, load_cases, load_corpus
+from qa.evals.dataset import EvalCase, check_anchors, load_cases, load_corpus, random_excerpts
 from qa.evals.metrics import accept_matches
 from qa.types import REFUSAL
 
@@ -30,7 +31,11 @@ MIN_BY_TYPE = {
     "follow_up": 4,
 }
 # Counted answers: the gold text lists the items but never states the number.
-DERIVED_COUNTS = {"en-count-04"}
+# The Aurus count is derived too: the articles call the June car Kim's "second" (दुसरी).
+# en-xl-03's gold sentence says "he" (ते): the name comes from the paragraph before.
+DERIVED_ANSWERS = {"en-count-04", "en-count-01", "hi-count-01", "mr-count-01", "en-xl-03"}
+# An accept pattern may match at most this share of random three-sentence excerpts.
+MAX_RANDOM_MATCH = 0.10
 
 
 def valid_record(**overrides: object) -> dict[str, object]:
@@ -39,6 +44,7 @@ def valid_record(**overrides: object) -> dict[str, object]:
         "question": "Which car?",
         "language": "en",
         "type": "fact",
+        "split": "dev",
         "answerable": True,
         "accept": ["aurus"],
         "gold_sources": ["a.txt"],
@@ -206,7 +212,7 @@ def test_gold_paragraphs_are_accepted(cases: list[EvalCase], corpus: dict[str, s
     """The source paragraphs holding the anchors must themselves pass the accept patterns."""
     failing = []
     for case in cases:
-        if not case.answerable or case.id in DERIVED_COUNTS:
+        if not case.answerable or case.id in DERIVED_ANSWERS:
             continue
         paragraphs = [
             line
@@ -214,7 +220,15 @@ def test_gold_paragraphs_are_accepted(cases: list[EvalCase], corpus: dict[str, s
             for line in corpus[source].splitlines()
             if any(anchor in line for anchor in case.gold_passages)
         ]
-        if not accept_matches(case, "\n".join(paragraphs)):
+        sentences = [
+            sentence
+            for paragraph in paragraphs
+            for sentence in re.split(r"(?<=[.!?।])\s+", paragraph)
+            if any(anchor in sentence for anchor in case.gold_passages)
+        ]
+        # Patterns may exclude hedging answers that name a competing entity, which the
+        # paragraph around the fact can do; then the anchors' own sentences must pass.
+        if not (accept_matches(case, "\n".join(paragraphs)) or accept_matches(case, " ".join(sentences))):
             failing.append(case.id)
     assert failing == []
 
@@ -223,6 +237,27 @@ def test_refusal_and_question_are_never_accepted(cases: list[EvalCase]) -> None:
     # Echoing the question or the refusal text must never count as a correct answer.
     assert [c.id for c in cases if c.accept and accept_matches(c, REFUSAL)] == []
     assert [c.id for c in cases if c.accept and accept_matches(c, c.question)] == []
+
+
+def test_accept_patterns_are_tight(cases: list[EvalCase], corpus: dict[str, str]) -> None:
+    """No answerable case's patterns match 10% or more of random three-sentence excerpts (seeded).
+
+    A loose pattern (`kim`, `aurus`) would score almost any quote block as correct.
+    """
+    excerpts = random_excerpts(corpus, 500, seed=0)
+    loose = {}
+    for case in cases:
+        if case.accept:
+            share = sum(accept_matches(case, e) for e in excerpts) / len(excerpts)
+            if share >= MAX_RANDOM_MATCH:
+                loose[case.id] = share
+    assert loose == {}
+
+
+def test_every_case_has_a_split(cases: list[EvalCase]) -> None:
+    splits = Counter(c.split for c in cases)
+    assert splits["dev"] >= 100
+    assert splits["test"] >= 60
 
 
 def test_unanswerable_cases_are_unanswerable(cases: list[EvalCase]) -> None:
@@ -239,7 +274,6 @@ def test_kim_aurus_count_in_three_languages(cases: list[EvalCase]) -> None:
     for case in counts.values():
         assert accept_matches(case, "Two.")
         assert accept_matches(case, "दो ऑरस कारें")
-        assert accept_matches(case, "ही दुसरी आहे")
         assert accept_matches(case, "२ कार")
         assert not accept_matches(case, "Three.")
         assert not accept_matches(case, "दोनों नेता")

@@ -8,6 +8,7 @@ broken case fails loudly instead of silently scoring zero.
 from __future__ import annotations
 
 import json
+import random
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ CaseType = Literal[
     "follow_up",
 ]
 
+_EXCERPT_SPLIT = re.compile(r"(?<=[.!?।])\s+|\n+")
 MIN_ANCHOR_WORDS = 3
 MAX_ANCHOR_WORDS = 12
 
@@ -55,6 +57,10 @@ class EvalCase(BaseModel):
     question: str = Field(min_length=1, description="The question as the user asks it.")
     language: Literal["en", "hi", "mr"] = Field(description="Language the question is written in.")
     type: CaseType = Field(description="What the case tests; drives the per-type report.")
+    split: Literal["dev", "test"] = Field(
+        description="'dev' cases may be used to tune prompts, thresholds and rules; 'test' cases only report "
+        "and gate (never tune on them)."
+    )
     answerable: bool = Field(description="False when the only acceptable outcome is a refusal.")
     accept: list[str] = Field(
         default_factory=list,
@@ -166,6 +172,18 @@ def _summarise_errors(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"]) or "case"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
+
+
+def random_excerpts(corpus: dict[str, str], draws: int, seed: int = 0, width: int = 3) -> list[str]:
+    """`draws` random windows of `width` consecutive sentences from the corpus (seeded, reproducible).
+
+    The yardstick for `accept` patterns: a pattern that matches many random
+    excerpts would call almost any quote block correct.
+    """
+    sentences = [s.strip() for text in corpus.values() for s in _EXCERPT_SPLIT.split(text) if s.strip()]
+    rng = random.Random(seed)
+    starts = [rng.randrange(0, max(len(sentences) - width, 0) + 1) for _ in range(draws)]
+    return [" ".join(sentences[i : i + width]) for i in starts]
 
 
 def load_corpus(corpus_dir: Path) -> dict[str, str]:
