@@ -206,6 +206,18 @@ class Pipeline:
             return fallback
         return rewritten if len(rewritten) >= 3 else fallback
 
+    def verify_answer(self, question: str, answer: str, evidence: list[str]) -> list[str]:
+        """Reasons `answer` is not supported by `evidence` as an answer to `question`; empty when it is.
+
+        The same check a model's answer gets; the verifier benchmark calls it directly.
+        """
+        passages = [
+            Passage(Chunk(f"evidence-{n}", "evidence", text, 0, len(text), detect_language(text)), 1.0, n)
+            for n, text in enumerate(evidence)
+        ]
+        reply = ModelReply(answerable=True, answer=answer, cited=list(range(len(passages))))
+        return verify(reply, passages, question)
+
     # --- extractive fallback --------------------------------------------------------
 
     def _extractive(self, question: str, language: Language, passages: list[Passage], notes: list[str]) -> _Outcome:

@@ -12,9 +12,11 @@ from qa.evals.metrics import (
     citation_precision,
     citation_recall,
     content_words,
+    evidence_shown,
     extract_numbers,
     faithfulness,
     is_correct,
+    is_direct,
     judge_claims,
     metric_definitions,
     percentile,
@@ -24,6 +26,7 @@ from qa.evals.metrics import (
     refusal_recall,
     score_case,
     split_claims,
+    wrong_and_cited,
 )
 from qa.types import REFUSAL, Answer, BackendInfo, Citation
 
@@ -44,6 +47,7 @@ def make_case(**overrides: object) -> EvalCase:
         "question": "How many Aurus cars has Kim received?",
         "language": "en",
         "type": "count",
+        "split": "dev",
         "answerable": True,
         "accept": [TWO],
         "gold_sources": [EN],
@@ -503,6 +507,7 @@ def test_citation_markers_are_not_answers() -> None:
             "question": "How many?",
             "language": "en",
             "type": "count",
+            "split": "dev",
             "answerable": True,
             "accept": [r"\b(2|two)\b"],
             "gold_sources": ["a.txt"],
@@ -512,4 +517,38 @@ def test_citation_markers_are_not_answers() -> None:
     answer = Answer(question="How many?", answer="“He got a car.” [1] … “It was red.” [2]", language="en",
                     refused=False, mode="extractive", backend=BackendInfo(llm="x", embedder="y"))  # fmt: skip
     assert not is_correct(case, answer)
-    assert is_correct(case, answer.model_copy(update={"answer": "He got two cars. [1]"}))
+    assert is_correct(case, answer.model_copy(update={"answer": "He got two cars. [1]", "mode": "generated"}))
+
+
+def _answer(text: str, mode: str, citations: list[Citation], refused: bool = False) -> Answer:
+    return Answer(question="q", answer=text, language="en", refused=refused, mode=mode,  # type: ignore[arg-type]
+                  citations=citations, backend=BackendInfo(llm="x", embedder="y"))  # fmt: skip
+
+
+def test_a_quote_block_scores_zero_accuracy_even_when_it_holds_the_answer() -> None:
+    case = make_case()
+    block = _answer(
+        "“Kim has received two Aurus cars from Putin.” [1]", "extractive", [cite(EN, "Kim has received two")]
+    )
+    assert not is_correct(case, block)
+    assert evidence_shown(case, block) == 1.0  # ... it is counted as evidence shown instead
+    assert wrong_and_cited(case, block) == 0.0  # and is not presented as an answer
+    direct = _answer("Two. [1]", "generated", [cite(EN, "Kim has received two")])
+    assert is_correct(case, direct) and is_direct(direct)
+    assert evidence_shown(case, direct) is None
+
+
+def test_an_answer_over_200_characters_is_not_direct() -> None:
+    long = _answer("Two. " + "Kim has received cars from Putin. " * 7, "generated", [cite(EN, "Kim has received two")])
+    assert len(long.answer) > 200 and not is_direct(long) and not is_correct(make_case(), long)
+
+
+def test_wrong_and_cited_counts_wrong_direct_answers_with_citations() -> None:
+    case = make_case()
+    wrong = _answer("Three.", "generated", [cite(EN, "Kim has received two")])
+    assert wrong_and_cited(case, wrong) == 1.0
+    assert wrong_and_cited(case, wrong.model_copy(update={"citations": []})) == 0.0
+    refused = _answer(REFUSAL, "refused", [], refused=True)
+    assert wrong_and_cited(case, refused) == 0.0
+    # Any cited answer to an unanswerable question is wrong.
+    assert wrong_and_cited(unanswerable_case(), _answer("Red.", "generated", [cite(EN, "The car cost")])) == 1.0

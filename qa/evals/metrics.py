@@ -84,6 +84,9 @@ class CaseResult:
     retrieved: list[RetrievedChunk]
     latency_ms: float
     correct: bool = False
+    direct: bool = False
+    evidence_shown: float | None = None
+    wrong_and_cited: float = 0.0
     citation_precision: float | None = None
     citation_recall: float | None = None
     faithfulness: float | None = None
@@ -102,7 +105,11 @@ class CaseResult:
             "refused": self.answer.refused,
             "mode": self.answer.mode,
             "latency_ms": self.latency_ms,
+            "split": self.case.split,
             "correct": self.correct,
+            "direct": self.direct,
+            "evidence_shown": self.evidence_shown,
+            "wrong_and_cited": self.wrong_and_cited,
             "citation_precision": self.citation_precision,
             "citation_recall": self.citation_recall,
             "faithfulness": self.faithfulness,
@@ -185,21 +192,63 @@ def holds_gold_support(chunk: RetrievedChunk, spans: dict[str, list[tuple[int, i
 # ----------------------------------------------------------------- correctness
 
 
+MAX_DIRECT_ANSWER_CHARS = 200
+
+
+def is_direct(answer: Answer) -> bool:
+    """A direct answer: a statement of the answer written for the asker.
+
+    Not refused, presented as the answer (mode "generated": written by the model
+    or cut from the evidence as a span) and at most 200 characters once inline
+    citation markers such as "[2]" are removed. A block of quoted evidence
+    (mode "extractive") is evidence shown, never a direct answer.
+    """
+    if answer.refused or answer.mode != "generated":
+        return False
+    return len(" ".join(_MARKER_RE.sub(" ", answer.answer).split())) <= MAX_DIRECT_ANSWER_CHARS
+
+
 def is_correct(case: EvalCase, answer: Answer) -> bool:
-    """Answer correctness.
+    """Answer correctness (accuracy): a direct, correct answer.
 
     Unanswerable case (answerable=false): correct iff the system refused
-    (answer.refused). Answerable case: correct iff the system did not refuse
-    AND at least one of the case's `accept` regexes matches the answer text
-    (re.search, case-insensitive, on the NFC-normalised answer with inline
-    citation markers such as "[2]" removed, tried both with Devanagari digits
-    ०-९ mapped to ASCII and on the raw text).
+    (answer.refused). Answerable case: correct iff the answer is direct (see
+    `is_direct`: not refused, mode "generated", at most 200 characters without
+    citation markers) AND at least one of the case's `accept` regexes matches
+    it (re.search, case-insensitive, on the NFC-normalised answer with inline
+    citation markers removed, tried both with Devanagari digits ०-९ mapped to
+    ASCII and on the raw text). Quoted evidence scores 0 here; see
+    `evidence_shown`.
     """
     if not case.answerable:
         return answer.refused
-    if answer.refused:
-        return False
-    return accept_matches(case, _MARKER_RE.sub(" ", answer.answer))
+    return is_direct(answer) and accept_matches(case, _MARKER_RE.sub(" ", answer.answer))
+
+
+def evidence_shown(case: EvalCase, answer: Answer) -> float | None:
+    """Evidence shown that contains the answer.
+
+    Applies to answerable cases whose output is not a direct answer but shows
+    cited evidence (a quote block, or "no supported answer" with its best
+    sentence): 1.0 when the shown text or the quotes of its citations match an
+    `accept` pattern, else 0.0. None for direct answers, bare refusals and
+    unanswerable cases.
+    """
+    if not case.answerable or is_direct(answer) or not answer.citations:
+        return None
+    shown = "\n".join([_MARKER_RE.sub(" ", answer.answer), *(c.quote for c in answer.citations)])
+    return 1.0 if accept_matches(case, shown) else 0.0
+
+
+def wrong_and_cited(case: EvalCase, answer: Answer) -> float:
+    """Wrong-and-cited: a wrong answer presented as supported.
+
+    1.0 when the output is a direct answer (see `is_direct`) with at least one
+    citation and is not correct (for an unanswerable case: any such answer),
+    else 0.0. Applies to every case; this is the number that must go to zero.
+    Evidence shown without an answer and refusals score 0.0.
+    """
+    return 1.0 if is_direct(answer) and answer.citations and not is_correct(case, answer) else 0.0
 
 
 def accept_matches(case: EvalCase, text: str) -> bool:
@@ -398,6 +447,9 @@ def score_case(
     """Compute every per-case metric and the reasons for each failure."""
     result = CaseResult(case, answer, list(retrieved), latency_ms)
     result.correct = is_correct(case, answer)
+    result.direct = is_direct(answer)
+    result.evidence_shown = evidence_shown(case, answer)
+    result.wrong_and_cited = wrong_and_cited(case, answer)
     result.citation_precision = citation_precision(case, answer, corpus)
     result.citation_recall = citation_recall(case, answer, corpus)
     result.faithfulness = faithfulness(answer)
@@ -433,6 +485,8 @@ def _correctness_reasons(case: EvalCase, answer: Answer) -> list[str]:
         return ["did not refuse"]
     if answer.refused:
         return ["refused an answerable question"]
+    if not is_direct(answer):
+        return [f"not a direct answer ({answer.mode}, {len(answer.answer)} characters)"]
     return ["no accept pattern matched"]
 
 
@@ -451,6 +505,8 @@ def _summarise(results: Sequence[CaseResult]) -> dict[str, Any]:
     return {
         "cases": len(results),
         "accuracy": _mean(float(r.correct) for r in results),
+        "wrong_and_cited": _mean(r.wrong_and_cited for r in results),
+        "evidence_shown": _mean(r.evidence_shown for r in results),
         "citation_precision": _mean(r.citation_precision for r in results),
         "citation_recall": _mean(r.citation_recall for r in results),
         "faithfulness": _mean(r.faithfulness for r in results),
@@ -480,15 +536,27 @@ def _group(results: Sequence[CaseResult], key: Callable[[CaseResult], str]) -> d
 
 
 def aggregate(results: Sequence[CaseResult]) -> dict[str, Any]:
-    """Every metric overall, by question language and by case type.
+    """Every metric overall, by question language, by case type, and all of that again per split.
 
     Each group maps metric name to {"value": mean over cases where the metric
     is not None (None if there are none), "n": number of such cases};
     "accuracy" is the mean of `is_correct`, "mrr" the mean reciprocal rank.
     Refusal precision/recall are computed over the group's cases (their "n" is
     the number of refusals / unanswerable cases), latency gives p50/p95 over
-    all cases, and "cases" is the group size.
+    all cases, and "cases" is the group size. "by_split" holds the same three
+    views for the dev and the test cases separately.
     """
+    return {
+        **_views(results),
+        "by_split": {
+            split: _views(members)
+            for split in ("dev", "test")
+            if (members := [r for r in results if r.case.split == split])
+        },
+    }
+
+
+def _views(results: Sequence[CaseResult]) -> dict[str, Any]:
     return {
         "overall": _summarise(results),
         "by_language": _group(results, lambda r: r.case.language),
@@ -500,6 +568,9 @@ def metric_definitions() -> dict[str, str]:
     """Metric name -> its definition (the function's docstring), for reports."""
     functions: dict[str, Callable[..., Any]] = {
         "accuracy": is_correct,
+        "direct": is_direct,
+        "wrong_and_cited": wrong_and_cited,
+        "evidence_shown": evidence_shown,
         "citation_precision": citation_precision,
         "citation_recall": citation_recall,
         "faithfulness": faithfulness,

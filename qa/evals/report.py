@@ -19,6 +19,8 @@ from qa.evals.metrics import CaseResult
 # The headline metrics of each kind of run, in report order.
 ANSWER_METRICS = (
     "accuracy",
+    "wrong_and_cited",
+    "evidence_shown",
     "citation_precision",
     "citation_recall",
     "faithfulness",
@@ -27,6 +29,8 @@ ANSWER_METRICS = (
 )
 LABELS = {
     "accuracy": "accuracy",
+    "wrong_and_cited": "wrong+cited",
+    "evidence_shown": "evidence shown",
     "citation_precision": "citation P",
     "citation_recall": "citation R",
     "faithfulness": "faithfulness",
@@ -142,9 +146,11 @@ def summary_table(report: EvalReport) -> list[str]:
     metrics = report.headline()
     head = ["group", "cases", *(label(m) for m in metrics), "p50 ms", "p95 ms"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    groups: list[tuple[str, dict[str, Any]]] = [("**overall**", report.metrics["overall"])]
-    groups += [(f"lang `{name}`", g) for name, g in report.metrics["by_language"].items()]
-    groups += [(f"type `{name}`", g) for name, g in report.metrics["by_type"].items()]
+    groups: list[tuple[str, dict[str, Any]]] = [("**all cases**", report.metrics["overall"])]
+    for split, views in report.metrics.get("by_split", {}).items():
+        groups.append((f"**{split}**", views["overall"]))
+        groups += [(f"{split} lang `{name}`", g) for name, g in views["by_language"].items()]
+        groups += [(f"{split} type `{name}`", g) for name, g in views["by_type"].items()]
     for name, group in groups:
         latency = group["latency_ms"]
         cells = [name, str(group["cases"]), *(_cell(group, m) for m in metrics)]
@@ -154,11 +160,12 @@ def summary_table(report: EvalReport) -> list[str]:
 
 
 def gate_table(gate: dict[str, Any]) -> list[str]:
-    lines = ["| metric | baseline | tolerance | floor | current | result |", "|---|---|---|---|---|---|"]
+    lines = [f"- problem: {p}" for p in gate["problems"]]
+    lines += ["| group | metric | baseline | limit | current | result |", "|---|---|---|---|---|---|"]
     for row in gate["rows"]:
         lines.append(
-            f"| {label(row['metric'])} | {fmt(row['baseline'], 3)} | {fmt(gate['tolerance'], 3)} | "
-            f"{fmt(row['floor'], 3)} | {fmt(row['current'], 3)} | {row['status']} |"
+            f"| {row['group']} | {label(row['metric'])} | {fmt(row['baseline'], 3)} | "
+            f"{fmt(row['limit'], 3)} | {fmt(row['current'], 3)} | {row['status']} |"
         )
     return lines
 
@@ -199,7 +206,7 @@ def render_markdown(report: EvalReport) -> str:
     ]
     if report.gate is not None:
         verdict = "PASS" if report.gate["passed"] else "FAIL"
-        lines += [f"## Gate: {verdict}", "", f"Against `{report.gate['baseline_file']}`.", ""]
+        lines += [f"## Gate: {verdict}", "", f"Limits from `eval/gates.json`, on the {report.gate['split']} split.", ""]
         lines += [*gate_table(report.gate), ""]
     lines += ["## Summary", "", *summary_table(report), ""]
     lines += _failure_index(report)
@@ -245,7 +252,7 @@ def _failure_index(report: EvalReport) -> list[str]:
 def _case_markdown(record: CaseRecord, retrieval_only: bool) -> list[str]:
     result, case = record.result, record.result.case
     mark = "PASS" if _passed(record, retrieval_only) else "FAIL"
-    lines = [f"### {mark} `{case.id}` ({case.language}, {case.type})", ""]
+    lines = [f"### {mark} `{case.id}` ({case.language}, {case.type}, {case.split})", ""]
     lines.append(f"- **question**: {_inline(case.question)}")
     if case.history:
         for turn in case.history:
@@ -264,7 +271,9 @@ def _case_markdown(record: CaseRecord, retrieval_only: bool) -> list[str]:
         expected = "a refusal" if not case.answerable else " or ".join(f"`{_inline(p)}`" for p in case.accept)
         lines.append(f"- **expected**: {expected}")
         lines.append(
-            f"- **scores**: correct {result.correct}; citation P {fmt(result.citation_precision)}, "
+            f"- **scores**: correct {result.correct} (direct {result.direct}, evidence shown "
+            f"{fmt(result.evidence_shown)}, wrong+cited {result.wrong_and_cited:.0f}); "
+            f"citation P {fmt(result.citation_precision)}, "
             f"R {fmt(result.citation_recall)}; faithfulness {fmt(result.faithfulness)}; "
             f"recall@{max(result.recall_at, default=0)} {fmt(result.recall_at.get(max(result.recall_at, default=0)))}; "
             f"RR {fmt(result.reciprocal_rank)}"
@@ -354,8 +363,11 @@ def retrieval_view(metrics: dict[str, Any], keep: Sequence[str]) -> dict[str, An
     def reduce(group: dict[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in group.items() if key in {"cases", "latency_ms", *keep}}
 
-    return {
-        "overall": reduce(metrics["overall"]),
-        "by_language": {name: reduce(g) for name, g in metrics["by_language"].items()},
-        "by_type": {name: reduce(g) for name, g in metrics["by_type"].items()},
-    }
+    def views(part: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "overall": reduce(part["overall"]),
+            "by_language": {name: reduce(g) for name, g in part["by_language"].items()},
+            "by_type": {name: reduce(g) for name, g in part["by_type"].items()},
+        }
+
+    return {**views(metrics), "by_split": {s: views(v) for s, v in metrics.get("by_split", {}).items()}}

@@ -12,7 +12,6 @@ Exit status: 0 done (and the gate passed, if asked), 1 the gate failed,
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -28,10 +27,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from qa.config import Settings, get_settings
+from qa.evals import gate, verifier
 from qa.evals.dataset import EvalCase, check_anchors, load_cases, load_corpus
+from qa.evals.gate import DEFAULT_TOLERANCE, GateSetupError
 from qa.evals.metrics import CaseResult, RetrievedChunk, aggregate, metric_definitions, recall_at_k, reciprocal_rank
 from qa.evals.metrics import score_case as score
-from qa.evals.report import ANSWER_METRICS, CaseRecord, EvalReport, fmt, label, retrieval_view, write_report
+from qa.evals.report import CaseRecord, EvalReport, fmt, label, retrieval_view, write_report
 from qa.llm import GeneratorUnavailable, Message
 from qa.pipeline import Pipeline
 from qa.retrieve import Retrieval
@@ -39,8 +40,6 @@ from qa.types import Answer, BackendInfo, Turn
 from qa.wiring import RELEVANCE_FLOOR, build_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_TOLERANCE = 0.05
-EPSILON = 1e-9
 Progress = Callable[[str], None]
 
 
@@ -48,12 +47,6 @@ def _repo_path(relative: str) -> Path:
     """`relative` inside the checkout this package runs from, else relative to the working directory."""
     candidate = REPO / relative
     return candidate if candidate.parent.is_dir() else Path(relative)
-
-
-def gated_metrics(kind: str, k: int) -> tuple[str, ...]:
-    """The overall metrics the baseline holds for a run of this kind."""
-    retrieval = (f"recall@{k}", "mrr")
-    return retrieval if kind == "retrieval" else (*ANSWER_METRICS, *retrieval)
 
 
 def recall_ks(k: int) -> tuple[int, ...]:
@@ -84,7 +77,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--cases", type=Path, default=_repo_path("eval/cases.jsonl"), help="Eval cases (default eval/cases.jsonl)."
     )
     parser.add_argument(
-        "--out", type=Path, default=_repo_path("eval/reports"), help="Report folder (default eval/reports/)."
+        "--out",
+        type=Path,
+        default=_repo_path("eval/runs"),
+        help="Report folder (default eval/runs/, not committed); --update-baseline also writes reports/ beside "
+        "the baseline (eval/reports/, committed).",
     )
     parser.add_argument(
         "--name", default=None, help="Report file stem (default: 'latest', or 'retrieval' with --retrieval-only)."
@@ -92,7 +89,22 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--baseline", type=Path, default=_repo_path("eval/baseline.json"), help="Baseline file (eval/baseline.json)."
     )
-    parser.add_argument("--gate", action="store_true", help="Exit 1 when a gated metric is below baseline - tolerance.")
+    parser.add_argument(
+        "--gates", type=Path, default=None, help="Limits file (default: gates.json beside the baseline)."
+    )
+    parser.add_argument(
+        "--verifier",
+        action="store_true",
+        help="Run the verifier benchmark (eval/verifier.jsonl): false-accept and false-reject rates.",
+    )
+    parser.add_argument(
+        "--verifier-cases", type=Path, default=_repo_path("eval/verifier.jsonl"), help="Verifier benchmark records."
+    )
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="Exit 1 when a test-split figure crosses its limit in the gates file, or the cases/backends changed.",
+    )
     parser.add_argument(
         "--update-baseline",
         action="store_true",
@@ -102,7 +114,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--tolerance",
         type=float,
         default=None,
-        help=f"Allowed drop below the baseline (default: the baseline file's, else {DEFAULT_TOLERANCE}).",
+        help=f"With --update-baseline: the limits' distance from this run's figures (default {DEFAULT_TOLERANCE}).",
     )
     parser.add_argument("--limit", type=int, default=None, help="Only the first N cases (quick checks).")
     parser.add_argument(
@@ -118,6 +130,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("--limit must be >= 1")
     if args.tolerance is not None and not 0 <= args.tolerance < 1:
         parser.error("--tolerance must be within [0, 1)")
+    if args.verifier and args.retrieval_only:
+        parser.error("--verifier and --retrieval-only are separate runs")
+    if args.gates is None:
+        args.gates = args.baseline.with_name("gates.json")
     return args
 
 
@@ -304,186 +320,162 @@ def git_info(repo: Path = REPO) -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
-def case_ids_digest(cases: Sequence[EvalCase]) -> str:
-    return hashlib.sha256("\n".join(c.id for c in cases).encode()).hexdigest()[:16]
+def tree_is_clean(repo: Path = REPO) -> bool | None:
+    """True when the checkout has no uncommitted changes to tracked files (None outside git)."""
+    status = git_info(repo)
+    return None if status["dirty"] is None else not status["dirty"]
 
 
 # ---------------------------------------------------------------------------- gate
 
 
-def _overall_value(metrics: dict[str, Any], metric: str) -> float | None:
-    entry = metrics["overall"].get(metric)
-    if isinstance(entry, dict) and isinstance(entry.get("value"), int | float):
-        return float(entry["value"])
-    return None
+def baseline_section(info: dict[str, Any], metrics: dict[str, Any], measured_on: dict[str, Any]) -> dict[str, Any]:
+    """What the baseline keeps of a run: its fingerprint, test-split overall figures and provenance."""
+    overall = metrics.get("by_split", {}).get(gate.GATED_SPLIT, {}).get("overall", {})
+    figures = {key: entry["value"] for key, entry in overall.items() if isinstance(entry, dict) and "value" in entry}
+    return {
+        **measured_on,
+        "cases": info["cases"],
+        "test_split_overall": figures,
+        "reported_not_gated": {"wall_time_s": info["wall_time_s"]},
+        "commit": info["git"]["commit"],
+        "updated": info["started"],
+    }
 
 
-def load_baseline(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a JSON object")
-    return data
+def update_baseline(
+    args: argparse.Namespace,
+    kind: str,
+    report_info: dict[str, Any],
+    metrics: dict[str, Any],
+    measured_on: dict[str, Any],
+) -> None:
+    tolerance = args.tolerance if args.tolerance is not None else DEFAULT_TOLERANCE
+    gate.write_section(
+        args.baseline,
+        kind,
+        baseline_section(report_info, metrics, measured_on),
+        "What each kind of `qa eval` run measured when its baseline was last set (`qa eval [--retrieval-only|"
+        "--verifier] --update-baseline`, from a clean tree). The gate fails when the case file or backends differ.",
+    )
+    gate.write_section(
+        args.gates,
+        kind,
+        gate.derive_limits(metrics, kind, args.k, tolerance),
+        f"Limits `qa eval --gate` holds on the {gate.GATED_SPLIT} split: 'limit' is a floor, or a ceiling for "
+        f"{', '.join(sorted(gate.LOWER_IS_BETTER))}; set by --update-baseline to the run's figure -/+ the tolerance "
+        f"({tolerance}). Raise a limit by hand to hold a gain.",
+    )
 
 
-def check_gate(
-    metrics: dict[str, Any], section: dict[str, Any], tolerance: float, baseline_file: Path
-) -> dict[str, Any]:
-    """Compare the run's overall metrics with a baseline section; a metric fails below baseline - tolerance."""
-    rows: list[dict[str, Any]] = []
-    for metric, baseline in section["metrics"].items():
-        current = _overall_value(metrics, metric)
-        if baseline is None:
-            rows.append({"metric": metric, "baseline": None, "floor": None, "current": current, "status": "not gated"})
-            continue
-        floor = float(baseline) - tolerance
-        passed = current is not None and current >= floor - EPSILON
-        status = "PASS" if passed else ("FAIL" if current is not None else "FAIL (not measured)")
+def gate_text(result: dict[str, Any]) -> str:
+    rows = [["group", "metric", "baseline", "limit", "current", "result"]]
+    for row in result["rows"]:
         rows.append(
-            {"metric": metric, "baseline": float(baseline), "floor": floor, "current": current, "status": status}
+            [
+                row["group"],
+                label(row["metric"]),
+                fmt(row["baseline"], 3),
+                fmt(row["limit"], 3),
+                fmt(row["current"], 3),
+                row["status"],
+            ]
         )
-    return {
-        "baseline_file": str(baseline_file),
-        "tolerance": tolerance,
-        "passed": not any(r["status"].startswith("FAIL") for r in rows),
-        "rows": rows,
-    }
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    verdict = "PASS" if result["passed"] else "FAIL"
+    head = f"gate {verdict} ({result['split']} split)"
+    return "\n".join([head, *(f"  problem: {p}" for p in result["problems"]), *lines])
 
 
-def baseline_section(report: EvalReport, cases: Sequence[EvalCase]) -> dict[str, Any]:
-    overall = report.metrics["overall"]
-    gated = gated_metrics(report.kind, report.k)
-    return {
-        "metrics": {m: (round(v, 6) if (v := _overall_value(report.metrics, m)) is not None else None) for m in gated},
-        "n": {m: overall.get(m, {}).get("n") for m in gated},
-        "reported_not_gated": {"latency_ms": overall["latency_ms"], "wall_time_s": report.info["wall_time_s"]},
-        "cases": len(cases),
-        "case_ids_sha256": case_ids_digest(cases),
-        "k": report.k,
-        "backends": report.info["backends"],
-        "commit": report.info["git"]["commit"],
-        "updated": report.info["started"],
-    }
+def print_gate(result: dict[str, Any]) -> None:
+    print("\n" + gate_text(result))
+    for problem in result["problems"]:
+        print(f"qa eval: gate: {problem}", file=sys.stderr)
+    for row in result["rows"]:
+        if row["status"].startswith("FAIL"):
+            current = "not measured" if row["current"] is None else f"{row['current']:.3f}"
+            side = "above its ceiling" if row["metric"] in gate.LOWER_IS_BETTER else "below its floor"
+            print(
+                f"qa eval: {row['group']} {label(row['metric'])} is {side}: {current} vs {row['limit']:.3f}",
+                file=sys.stderr,
+            )
 
 
-def update_baseline(path: Path, report: EvalReport, cases: Sequence[EvalCase], tolerance: float | None) -> None:
-    data = load_baseline(path) if path.is_file() else {}
-    current_tolerance = data.get("tolerance", DEFAULT_TOLERANCE)
-    data = {
-        "about": (
-            "Figures `qa eval --gate` must hold: each gated metric (overall) may not fall below its value minus "
-            "`tolerance`. 'full' is the run through Pipeline.answer(), 'retrieval' the --retrieval-only run. "
-            "Change only with `qa eval [--retrieval-only] --update-baseline`. Latency is recorded, not gated."
-        ),
-        "tolerance": tolerance if tolerance is not None else current_tolerance,
-        "full": data.get("full"),
-        "retrieval": data.get("retrieval"),
-    }
-    data[report.kind] = baseline_section(report, cases)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+# ---------------------------------------------------------------------------- main
 
 
-def _gate_warnings(section: dict[str, Any], report: EvalReport, cases: Sequence[EvalCase]) -> list[str]:
-    warnings = []
-    if section.get("case_ids_sha256") != case_ids_digest(cases):
-        warnings.append(
-            f"the baseline was measured on {section.get('cases')} different cases; this run has {len(cases)}"
-        )
-    if section.get("backends") != report.info["backends"]:
-        warnings.append(f"the baseline used backends {section.get('backends')}, this run {report.info['backends']}")
-    return warnings
-
-
-# -------------------------------------------------------------------------- output
+class EvalSetupError(Exception):
+    """Bad arguments, files or settings: `qa eval` exits 2 with this message."""
 
 
 def summary_text(report: EvalReport) -> str:
-    """Plain-text table of the headline metrics overall, by language and by case type."""
+    """Plain-text table of the headline metrics: all cases, then each split by language and by type."""
     metrics = report.headline()
-    head = ["group", "cases", *(label(m) for m in metrics), "p50 ms", "p95 ms"]
-    groups: list[tuple[str, dict[str, Any]]] = [("overall", report.metrics["overall"])]
-    groups += [(f"lang {n}", g) for n, g in report.metrics["by_language"].items()]
-    groups += [(f"type {n}", g) for n, g in report.metrics["by_type"].items()]
+    head = ["group", "cases", *(label(m) for m in metrics), "p50 ms"]
+    groups: list[tuple[str, dict[str, Any]]] = [("all", report.metrics["overall"])]
+    for split, views in report.metrics.get("by_split", {}).items():
+        groups.append((f"{split}", views["overall"]))
+        groups += [(f"{split} lang {n}", g) for n, g in views["by_language"].items()]
+        groups += [(f"{split} type {n}", g) for n, g in views["by_type"].items()]
     rows = [head]
     for name, group in groups:
         cells = [name, str(group["cases"])]
         for metric in metrics:
             entry = group.get(metric, {})
             cells.append("–" if entry.get("value") is None else f"{entry['value']:.3f}/{entry['n']}")
-        cells += [fmt(group["latency_ms"]["p50"], 0), fmt(group["latency_ms"]["p95"], 0)]
-        rows.append(cells)
+        rows.append([*cells, fmt(group["latency_ms"]["p50"], 0)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines) + "\n(value/number of cases the metric applies to)"
 
 
-def gate_text(gate: dict[str, Any]) -> str:
-    rows = [["metric", "baseline", "floor", "current", "result"]]
-    for row in gate["rows"]:
-        rows.append(
-            [label(row["metric"]), fmt(row["baseline"], 3), fmt(row["floor"], 3), fmt(row["current"], 3), row["status"]]
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    verdict = "PASS" if gate["passed"] else "FAIL"
-    return f"gate {verdict} (tolerance {gate['tolerance']:.3f}, baseline {gate['baseline_file']})\n" + "\n".join(lines)
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise EvalSetupError(f"bad QA_* setting: {first['loc']}: {first['msg']}") from exc
 
 
-# ---------------------------------------------------------------------------- main
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `qa eval`; returns the exit status."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    kind = "retrieval" if args.retrieval_only else "full"
-    name = args.name or ("retrieval" if args.retrieval_only else "latest")
-    progress: Progress | None = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-
-    def error(message: str) -> int:
-        print(f"qa eval: error: {message}", file=sys.stderr)
-        return 2
-
-    baseline: dict[str, Any] | None = None
-    if args.gate:
-        if not args.baseline.is_file():
-            return error(f"no baseline at {args.baseline}; create it with `qa eval --update-baseline`")
-        try:
-            baseline = load_baseline(args.baseline)
-        except (ValueError, OSError) as exc:
-            return error(f"cannot read the baseline: {exc}")
-        if not baseline.get(kind):
-            flag = " --retrieval-only" if args.retrieval_only else ""
-            return error(f"{args.baseline} has no '{kind}' figures; create them with `qa eval{flag} --update-baseline`")
+def _load_cases(args: argparse.Namespace, corpus_dir: Path) -> list[EvalCase]:
     try:
         cases = load_cases(args.cases)
     except (ValueError, OSError) as exc:
-        return error(str(exc))
-    if args.limit is not None:
-        cases = cases[: args.limit]
-    try:
-        configured = get_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return error(f"bad QA_* setting: {first['loc']}: {first['msg']}")
-    problems = check_anchors(cases, configured.corpus)
+        raise EvalSetupError(str(exc)) from exc
+    cases = cases[: args.limit] if args.limit is not None else cases
+    problems = check_anchors(cases, corpus_dir)
     if problems:
-        return error(f"the cases do not match the corpus {configured.corpus}: " + "; ".join(problems[:5]))
-    corpus = load_corpus(configured.corpus)
+        raise EvalSetupError(f"the cases do not match the corpus {corpus_dir}: " + "; ".join(problems[:5]))
+    return cases
 
+
+def _check_can_update(args: argparse.Namespace) -> None:
+    committed = args.baseline.resolve().is_relative_to(REPO)
+    if args.update_baseline and committed and tree_is_clean() is False:
+        raise EvalSetupError(
+            "--update-baseline refuses a tree with uncommitted changes: commit first, so the baseline "
+            "describes a commit"
+        )
+
+
+def _answer_run(args: argparse.Namespace, kind: str, progress: Progress | None) -> tuple[EvalReport, dict[str, Any]]:
+    configured = _settings()
+    cases = _load_cases(args, configured.corpus)
+    corpus = load_corpus(configured.corpus)
     with tempfile.TemporaryDirectory(prefix="qa-eval-", ignore_cleanup_errors=True) as tmp:
         settings = eval_settings(configured, args.backend, None if args.reuse_index else Path(tmp) / "home")
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         git = git_info()  # before the run: the code that was imported, not what landed meanwhile
         wall_start = time.perf_counter()
         try:
-            pipeline = build_pipeline(settings, generator=_NoModel() if args.retrieval_only else None)
+            pipeline = build_pipeline(settings, generator=_NoModel() if kind == "retrieval" else None)
             index_start = time.perf_counter()
             pipeline.ensure_index()
             index_s = time.perf_counter() - index_start
             load_s = 0.0
-            if not args.retrieval_only:
+            if kind != "retrieval":
                 load_start = time.perf_counter()
                 _ = pipeline.generator  # load the model before timing the first case
                 load_s = time.perf_counter() - load_start
@@ -492,15 +484,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"qa eval: {len(cases)} cases, {kind} run, LLM {pipeline.backend_info().llm}, "
                     f"index {index_s:.1f} s, model load {load_s:.1f} s"
                 )
-            records = run_cases(pipeline, cases, corpus, args.k, args.retrieval_only, progress)
+            records = run_cases(pipeline, cases, corpus, args.k, kind == "retrieval", progress)
         except GeneratorUnavailable as exc:
-            return error(str(exc))
+            raise EvalSetupError(str(exc)) from exc
         wall_s = time.perf_counter() - wall_start
-        metrics = aggregate([r.result for r in records])
-        definitions = metric_definitions()
-        if args.retrieval_only:
-            metrics = retrieval_view(metrics, [f"recall@{n}" for n in recall_ks(args.k)] + ["mrr"])
-            definitions = {key: definitions[key] for key in ("recall@k", "mrr", "latency_percentile")}
         info: dict[str, Any] = {
             "started": started_at,
             "wall_time_s": round(wall_s, 1),
@@ -514,38 +501,132 @@ def main(argv: list[str] | None = None) -> int:
             "relevance_floor_default": RELEVANCE_FLOOR.get(settings.embed.backend),
             "settings": settings_info(settings, pipeline, temporary_index=not args.reuse_index),
         }
+    metrics = aggregate([r.result for r in records])
+    definitions = metric_definitions()
+    if kind == "retrieval":
+        metrics = retrieval_view(metrics, [f"recall@{n}" for n in recall_ks(args.k)] + ["mrr"])
+        definitions = {key: definitions[key] for key in ("recall@k", "mrr", "latency_percentile")}
+    name = args.name or ("retrieval" if kind == "retrieval" else "latest")
     report = EvalReport(name, kind, args.k, records, metrics, definitions, info)
+    return report, gate.fingerprint(args.cases, info["backends"])
 
-    status = 0
-    warnings: list[str] = []
-    if baseline is not None:
-        section = baseline[kind]
-        tolerance = (
-            args.tolerance if args.tolerance is not None else float(baseline.get("tolerance", DEFAULT_TOLERANCE))
-        )
-        report.gate = check_gate(metrics, section, tolerance, args.baseline)
-        warnings = _gate_warnings(section, report, cases)
-        status = 0 if report.gate["passed"] else 1
-    paths = write_report(report, args.out)
 
-    print(summary_text(report))
-    print(f"\nwall time {wall_s:.0f} s; wrote " + ", ".join(str(p) for p in paths.values()))
-    for warning in warnings:
-        print(f"qa eval: warning: {warning}", file=sys.stderr)
-    if report.gate is not None:
-        print("\n" + gate_text(report.gate))
-        for row in report.gate["rows"]:
-            if row["status"].startswith("FAIL"):
-                current = "not measured" if row["current"] is None else f"{row['current']:.3f}"
-                print(
-                    f"qa eval: {label(row['metric'])} fell below baseline - tolerance: {current} < "
-                    f"{row['baseline']:.3f} - {report.gate['tolerance']:.3f} = {row['floor']:.3f}",
-                    file=sys.stderr,
-                )
+def _verifier_run(
+    args: argparse.Namespace, progress: Progress | None
+) -> tuple[dict[str, Any], list[verifier.VerdictRow], dict[str, Any]]:
+    configured = _settings()
+    try:
+        records = verifier.load_records(args.verifier_cases)
+    except (ValueError, OSError) as exc:
+        raise EvalSetupError(str(exc)) from exc
+    records = records[: args.limit] if args.limit is not None else records
+    problems = verifier.evidence_problems(records, load_corpus(configured.corpus))
+    if problems:
+        raise EvalSetupError("verifier records do not match the corpus: " + "; ".join(problems[:5]))
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    git = git_info()
+    wall_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="qa-eval-", ignore_cleanup_errors=True) as tmp:
+        try:
+            pipeline = build_pipeline(eval_settings(configured, args.backend, Path(tmp) / "home"))
+            rows = verifier.run(pipeline.verify_answer, records, progress)
+        except GeneratorUnavailable as exc:
+            raise EvalSetupError(str(exc)) from exc
+    info: dict[str, Any] = {
+        "started": started_at,
+        "wall_time_s": round(time.perf_counter() - wall_start, 1),
+        "cases_file": display_path(args.verifier_cases),
+        "cases": len(records),
+        "git": git,
+        "backends": pipeline.backend_info().model_dump(),
+    }
+    return info, rows, gate.fingerprint(args.verifier_cases, info["backends"])
+
+
+def _write_verifier(
+    out: Path,
+    info: dict[str, Any],
+    rows: list[verifier.VerdictRow],
+    metrics: dict[str, Any],
+    result: dict[str, Any] | None,
+) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    data = {
+        **info,
+        "metrics": metrics,
+        "gate": result,
+        "results": [
+            {
+                "id": r.record.id,
+                "language": r.record.language,
+                "split": r.record.split,
+                "kind": r.record.kind,
+                "supported": r.record.supported,
+                "accepted": r.accepted,
+                "reasons": r.reasons,
+                "latency_ms": r.latency_ms,
+            }
+            for r in rows
+        ],
+    }
+    json_path, md_path = out / "verifier.json", out / "verifier.md"
+    json_path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    md_path.write_text(verifier.render_markdown(rows, metrics, [gate_text(result)] if result else []), encoding="utf-8")
+    return [json_path, md_path]
+
+
+def verifier_summary(metrics: dict[str, Any]) -> str:
+    lines = []
+    for split, views in metrics["by_split"].items():
+        for name, g in [("overall", views["overall"]), *views["by_language"].items()]:
+            fa, fr = g["false_accept"]["value"], g["false_reject"]["value"]
+            lines.append(f"{split:<5} {name:<8} n={g['cases']:<4} false accept {fmt(fa, 3)}  false reject {fmt(fr, 3)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `qa eval`; returns the exit status."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(args)
+    except (EvalSetupError, GateSetupError) as exc:
+        print(f"qa eval: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
+    kind = "verifier" if args.verifier else "retrieval" if args.retrieval_only else "full"
+    progress: Progress | None = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    _check_can_update(args)
+    limits: list[dict[str, Any]] | None = None
+    baseline_on: dict[str, Any] = {}
+    if args.gate:
+        baseline_on, limits = gate.load_section(args.baseline, args.gates, kind)
+    if kind == "verifier":
+        info, rows, measured_on = _verifier_run(args, progress)
+        metrics = verifier.aggregate(rows)
+        result = gate.check(metrics, limits, measured_on, baseline_on) if limits is not None else None
+        paths = _write_verifier(args.out, info, rows, metrics, result)
+        if args.update_baseline:
+            paths += _write_verifier(args.baseline.parent / "reports", info, rows, metrics, result)
+        print(verifier_summary(metrics))
+    else:
+        report, measured_on = _answer_run(args, kind, progress)
+        info, metrics = report.info, report.metrics
+        result = gate.check(metrics, limits, measured_on, baseline_on) if limits is not None else None
+        report.gate = result
+        paths = list(write_report(report, args.out).values())
+        if args.update_baseline:
+            paths += list(write_report(report, args.baseline.parent / "reports").values())
+        print(summary_text(report))
+    print(f"\nwall time {info['wall_time_s']:.0f} s; wrote " + ", ".join(str(display_path(p)) for p in paths))
+    if result is not None:
+        print_gate(result)
     if args.update_baseline:
-        update_baseline(args.baseline, report, cases, args.tolerance)
-        print(f"\nupdated the '{kind}' figures in {args.baseline}")
-    return status
+        update_baseline(args, kind, info, metrics, measured_on)
+        print(f"\nupdated the '{kind}' figures in {display_path(args.baseline)} and {display_path(args.gates)}")
+    return 0 if result is None or result["passed"] else 1
 
 
 if __name__ == "__main__":  # pragma: no cover
