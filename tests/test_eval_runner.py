@@ -311,7 +311,7 @@ def test_a_per_type_regression_fails_the_gate_while_the_overall_mean_passes() ->
 def test_update_baseline_refuses_a_dirty_tree(
     tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(runner, "tree_is_clean", lambda repo=REPO: False)
+    monkeypatch.setattr(runner, "uncommitted_changes", lambda outputs, repo=REPO: ["qa/pipeline.py"])
     committed = REPO / "eval" / "baseline.json"
     before = committed.read_bytes()
     status = runner.main(["--backend", "fake", "--cases", str(env), "--out", str(tmp_path), "--update-baseline", "-q"])

@@ -320,10 +320,24 @@ def git_info(repo: Path = REPO) -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
-def tree_is_clean(repo: Path = REPO) -> bool | None:
-    """True when the checkout has no uncommitted changes to tracked files (None outside git)."""
-    status = git_info(repo)
-    return None if status["dirty"] is None else not status["dirty"]
+def uncommitted_changes(outputs: Sequence[Path], repo: Path = REPO) -> list[str] | None:
+    """Tracked files with uncommitted changes, other than `outputs` (files or folders) that the
+    update itself writes; None outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    own = [str(p.resolve().relative_to(repo)) for p in outputs if p.resolve().is_relative_to(repo)]
+    changed = [line[3:].strip() for line in done.stdout.splitlines() if line.strip()]
+    return [path for path in changed if not any(path == o or path.startswith(o + "/") for o in own)]
 
 
 # ---------------------------------------------------------------------------- gate
@@ -452,11 +466,13 @@ def _load_cases(args: argparse.Namespace, corpus_dir: Path) -> list[EvalCase]:
 
 
 def _check_can_update(args: argparse.Namespace) -> None:
-    committed = args.baseline.resolve().is_relative_to(REPO)
-    if args.update_baseline and committed and tree_is_clean() is False:
+    if not args.update_baseline or not args.baseline.resolve().is_relative_to(REPO):
+        return
+    changed = uncommitted_changes([args.baseline, args.gates, args.baseline.parent / "reports"])
+    if changed:
         raise EvalSetupError(
-            "--update-baseline refuses a tree with uncommitted changes: commit first, so the baseline "
-            "describes a commit"
+            "--update-baseline refuses a tree with uncommitted changes (" + ", ".join(changed[:3]) + "): "
+            "commit first, so the baseline describes a commit"
         )
 
 
