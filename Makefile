@@ -32,7 +32,8 @@ unit: setup
 test: setup browser lint
 	$(BIN)/pytest -q
 	$(BIN)/qa eval --retrieval-only --gate
-	$(BIN)/qa eval --gate
+	$(BIN)/qa eval --verifier --gate
+	$(BIN)/qa eval --split test --gate
 	$(BIN)/python -m bench --quick
 
 eval: setup

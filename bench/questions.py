@@ -183,6 +183,15 @@ def text_correct(case: Case, text: str) -> bool:
     return not is_refusal(text) and accept_matches(case, text)
 
 
+def direct_text_correct(case: Case, text: str) -> bool:
+    """`text_correct` for a direct answer: at most 200 characters, the limit qa's own accuracy uses
+    (qa.evals.metrics.MAX_DIRECT_ANSWER_CHARS); a longer text is evidence shown, not an answer."""
+    from qa.evals.metrics import MAX_DIRECT_ANSWER_CHARS
+
+    direct = len(" ".join(re.sub(r"\[\d{1,3}\]", " ", text).split())) <= MAX_DIRECT_ANSWER_CHARS
+    return text_correct(case, text) if not case.answerable else direct and text_correct(case, text)
+
+
 def qa_correct(case: Case, answer: Any) -> bool:
     """qa's own definition (`qa.evals.metrics.is_correct`, which trusts `Answer.refused`) when available."""
     if case.raw is not None:

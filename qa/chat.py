@@ -13,12 +13,12 @@ Type "exit" (or press Ctrl-D) to leave, "/new" to start a new conversation.
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from qa.cite import MARKER
 from qa.llm import GeneratorUnavailable
 from qa.pipeline import InvalidQuestion, Pipeline
 from qa.types import Answer, Turn
@@ -31,7 +31,6 @@ BANNER = (
     "Ask about the indexed articles in English, हिन्दी or मराठी; follow-up questions keep the context.\n"
     'Type "/new" for a new conversation, "exit" or Ctrl-D to leave.\n'
 )
-_MARKER = re.compile(r"\s*\[\d{1,3}\]")
 
 
 def run(pipeline: Pipeline, read: Callable[[str], str] = input, out: TextIO | None = None) -> None:
@@ -105,8 +104,8 @@ class Draft:
 
     def finish(self, answer: Answer) -> None:
         final = with_markers(answer)
-        if _MARKER.sub("", self.text).strip() == answer.answer:
-            suffix = "" if _MARKER.search(self.text) else final[len(answer.answer) :]
+        if MARKER.sub("", self.text).strip() == answer.answer:
+            suffix = "" if MARKER.search(self.text) else final[len(answer.answer) :]
             self.out.write((suffix.lstrip() if self.text[-1:].isspace() else suffix) + "\n")
         elif not self.text:
             self.out.write(final + "\n")
@@ -127,7 +126,7 @@ class Draft:
 
 def with_markers(answer: Answer) -> str:
     """The answer text with `[n]` citation markers (appended when the text has none)."""
-    if not answer.citations or _MARKER.search(answer.answer):
+    if not answer.citations or MARKER.search(answer.answer):
         return answer.answer
     return answer.answer + " " + "".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
 
@@ -136,8 +135,6 @@ def sources_text(answer: Answer, styled: bool = False) -> str:
     """Numbered sources with their quotes, then one line of facts about the answer."""
     dim, plain = ("\x1b[2m", "\x1b[0m") if styled else ("", "")
     lines = []
-    if answer.mode == "extractive":
-        lines.append(f"{dim}(quoted from the sources, not a generated answer){plain}")
     for n, cite in enumerate(answer.citations, start=1):
         quote = " ".join(cite.quote.split())
         lines.append(f"  [{n}] {cite.source} (chars {cite.start}-{cite.end})")

@@ -11,26 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from qa.text import NUMBER_WORDS, ORDINAL_FIRST, is_devanagari, normalise_digits, number_values, tokens, words
 from qa.types import Passage
 
-_DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-# Letters plus Devanagari vowel signs (combining marks that \w does not match),
-# without digits and the danda.
-_WORD = re.compile(r"(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
-_TOKEN = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0970-\u097F])+")
-
-# Number words and ordinals the articles and answers use, mapped to digits, so
-# "two" in an answer is checked against "second" / "दुसरी" in a source. "one"/"एक"
-# are left out: they are mostly articles ("one of his cars", "एक ऑरस" = "an Aurus"); so is
-# "first", which says nothing about how many ("the first Aurus" does not support "1 car").
-_NUMBER_WORDS = {
-    "two": "2", "second": "2", "three": "3", "third": "3",
-    "four": "4", "fourth": "4", "five": "5", "fifth": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "twice": "2",
-    "दो": "2", "दूसरा": "2", "दूसरी": "2", "दोन": "2", "दुसरी": "2", "दुसरा": "2", "दुसऱ्यांदा": "2",
-    "तीन": "3", "तीसरी": "3", "तीसरा": "3", "तिसरी": "3", "तिसरा": "3",
-}  # fmt: skip
+# Function words that say nothing about the answer (en; Hindi and Marathi postpositions and auxiliaries).
 _STOPWORDS = frozenset(
     [
         "the",
@@ -82,26 +66,129 @@ _STOPWORDS = frozenset(
         "much",
         "did",
         "does",
+        "do",
         "not",
         "yes",
+        "no",
+        "there",
+        "about",
+        "into",
+        "after",
+        "before",
+        "during",
+        "over",
+        "का",
+        "की",
+        "के",
+        "को",
+        "में",
+        "से",
+        "पर",
+        "ने",
+        "है",
+        "हैं",
+        "था",
+        "थी",
+        "थे",
+        "और",
+        "भी",
+        "यह",
+        "वह",
+        "कि",
+        "एक",
+        "तो",
+        "ही",
+        "चा",
+        "ची",
+        "चे",
+        "च्या",
+        "ला",
+        "ने",
+        "त",
+        "मध्ये",
+        "आहे",
+        "आहेत",
+        "होते",
+        "होता",
+        "होती",
+        "आणि",
+        "व",
+        "हे",
+        "ही",
+        "ते",
+        "त्या",
+        "की",
+        "पण",
     ]
 )
 
-# Sentences in a document that address the model rather than the reader. Documents
-# are data: such sentences are never shown to the model as evidence, never quoted,
-# and never count as support for an answer.
+# Sentences in a document that address the model rather than the reader: an
+# imperative to ignore/override the rules or instructions, role markers, or a
+# demand for a fixed reply. Documents are data: such sentences are never shown to
+# the model, never quoted and never support an answer. The patterns describe the
+# shape of an instruction in each language, not phrases of any test document.
+_IGNORE_VERBS = r"ignore|disregard|forget|override|bypass|अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल|दुर्लक्ष|विसर"
+_RULE_NOUNS = r"instructions?|rules|prompt|guidelines|निर्देश|नियम|सूचना|आदेश"
 _INSTRUCTION = re.compile(
-    r"""\b(ignore|disregard|forget|override)\b.{0,60}\b(instructions?|rules|prompt|passages|above|previous)\b
-    | \b(system|assistant|developer)\s*: | \byou\s+are\s+now\b | \bnew\s+instructions?\b
-    | \b(reply|respond|answer)\s+(only\s+)?(with|exactly)\b | "(answer|answerable|citations)"\s*:
-    | \binstructions?\s+(from|for)\s+(the\s+)?(system|model|assistant|ai)\b | \bthe\s+only\s+correct\s+answer\b
-    | निर्देशों\s+को\s+(अनदेखा|नज़रअंदाज़|नजरअंदाज) | सूचनांकडे\s+दुर्लक्ष | सूचना\s+(विसरा|दुर्लक्षित)""",
+    rf"""(?:{_IGNORE_VERBS}).{{0,60}}(?:{_RULE_NOUNS}) | (?:{_RULE_NOUNS}).{{0,40}}(?:{_IGNORE_VERBS})
+    | \b(?:system|assistant|developer)\s*: | \byou\s+are\s+now\b | \bnew\s+instructions?\b
+    | \b(?:reply|respond|answer|say|write|output)\s+(?:only\s+)?(?:with|exactly)\b
+    | \binstructions?\s+(?:from|for|to)\s+(?:the\s+)?(?:system|model|assistant|ai|chatbot)\b
+    | \byour\s+(?:reply|answer|response|output)\s+(?:must|should|shall|is)\b
+    | \b(?:ai|assistant|chatbot|language\s+model)\s+(?:must|should|shall)\b
+    | "(?:answer|answerable|citations|evidence)"\s*:""",
     re.IGNORECASE | re.VERBOSE,
 )
 _SENTENCE = re.compile(r"[^.!?।\n]+(?:[.!?।]+[\"'”’)\]]*|$)")
 
+MARKER = re.compile(r"\s*\[(\d{1,3})\]")
+# The refusal constant as the model writes it (it sometimes drops or changes the ending).
+_REFUSAL_TEXT = re.compile(r"^\W*i\s+cannot\s+answer\b", re.IGNORECASE)
 MIN_WORD_OVERLAP = 0.5
-_COUNT_QUESTION = re.compile(r"how many|how often|कितन[ीे]|किती", re.IGNORECASE)
+
+# What a question asks to measure, and the units an answer gives (en, hi, mr): a price is
+# not a speed. Quantities without a unit in the answer are not judged here.
+_QUANTITIES = {
+    "price": re.compile(r"\bcost|\bprice|how\s+much\s+(?:does|did|is|was)|कीमत|किंमत|दाम|मूल्य", re.IGNORECASE),
+    "speed": re.compile(r"\bspeed|how\s+fast|गति|रफ़्तार|रफ्तार|वेग", re.IGNORECASE),
+    "weight": re.compile(r"\bweigh|वज़न|वजन", re.IGNORECASE),
+    "age": re.compile(r"how\s+old|\bage\b|उम्र|आयु|वय\b", re.IGNORECASE),
+    "length": re.compile(r"how\s+long\s+is|\blength|लंबाई|लांबी", re.IGNORECASE),
+}
+_UNITS = {
+    "price": re.compile(r"\$|€|£|₹|dollars?|rubles?|roubles?|euros?|rupees?|डॉलर|रूबल|रुपये|रुपए|यूरो", re.IGNORECASE),
+    "speed": re.compile(r"km/h|kmph|mph|किमी\s*/|किमी\s+प्रति|ताशी", re.IGNORECASE),
+    "weight": re.compile(r"\b(?:kg|kilograms?|tonnes?|tons?|pounds)\b|किलो|टन", re.IGNORECASE),
+    "age": re.compile(r"years?\s+old|-year-old|वर्षीय|साल\s+के|वर्षांचे|वर्षांच्या", re.IGNORECASE),
+    "length": re.compile(r"\b(?:km|kilomet(?:er|re)s?|met(?:er|re)s?|miles?)\b|किलोमीटर|मीटर", re.IGNORECASE),
+}
+_MOSTLY_NUMBER = re.compile(r"^\W*[\d०-९][\d०-९.,]*\s*\S{0,12}\W*$")
+MAX_EVIDENCE = 3
+
+# What kind of value a question asks for, from its question words (en, hi, mr).
+_ASKS_NUMBER = re.compile(
+    r"\bhow\s+(?:many|much|old|often|long|far|fast|big|tall)\b|\bage\b|\bspeed\b|\bcost\b|\bprice\b"
+    r"|कितन[ाीे]|किती|उम्र|आयु|वय\b|कीमत|किंमत",
+    re.IGNORECASE,
+)
+_ASKS_COUNT = re.compile(r"\bhow\s+many\b|कितन[ाीे]|किती", re.IGNORECASE)
+# Hindi/Marathi use one word for "how many" and "how much": these nouns make it an amount, age or time.
+_NOT_A_COUNT = re.compile(r"\bold\b|\bage\b|उम्र|आयु|वय|कीमत|किंमत|दाम|रुपय|डॉलर|वर्ष|साल|दिन|वेळ|समय", re.IGNORECASE)
+_ASKS_TIME = re.compile(
+    r"\bwhen\b|\bwhat\s+(?:year|date|month|day)\b|\bwhich\s+(?:year|date|month|day)\b|\bin\s+what\s+year\b"
+    r"|\bकब\b|कधी|केव्हा|कोणत्या\s+(?:वर्षी|दिवशी|महिन्यात|तारखेला)|किस\s+(?:साल|वर्ष|दिन|महीने|तारीख)",
+    re.IGNORECASE,
+)
+_MONTHS = re.compile(
+    r"january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|\b(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b"
+    r"|जनवरी|फ़?फरवरी|फ़रवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितंबर|सितम्बर|अक्टूबर|अक्तूबर|नवंबर|नवम्बर|दिसंबर|दिसम्बर"
+    r"|जानेवारी|फेब्रुवारी|एप्रिल|मे|जुलै|ऑगस्ट|सप्टेंबर|ऑक्टोबर|नोव्हेंबर|डिसेंबर"
+    r"|spring|summer|autumn|fall|winter|वसंत|गर्मी|सर्दी|शरद|उन्हाळ|हिवाळ|पावसाळ"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|last\s+(?:year|week|month)"
+    r"|सोमवार|मंगळवार|मंगलवार|बुधवार|गुरुवार|शुक्रवार|शनिवार|रविवार|आज|कल|काल|उद्या|पिछले|गेल्या",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -118,29 +205,44 @@ class ReplyFormatError(ValueError):
     """The model output is not the JSON object the schema asks for."""
 
 
-def answer_schema(n_passages: int, max_answer_chars: int = 400) -> dict[str, Any]:
-    """JSON schema for the generator. `answer` comes first so it can be streamed."""
+def answer_schema(n_passages: int, max_answer_chars: int = 160) -> dict[str, Any]:
+    """JSON schema for the answering pass: first the evidence sentences, then the answer.
+
+    Picking the sentences first is what a small model does well; the answer is then
+    written from (mostly copied out of) them. An empty evidence list means "not answerable".
+    """
     return {
         "type": "object",
         "properties": {
-            "answer": {"type": "string", "maxLength": max_answer_chars},
-            "answerable": {"type": "boolean"},
-            "citations": {
+            "evidence": {
                 "type": "array",
                 "items": {"type": "integer", "enum": list(range(1, n_passages + 1))},
-                "maxItems": n_passages,
+                # At least one: offered an empty list first, the small model takes it far too often
+                # (measured: it refused questions its own answer then got right). Refusal is the text.
+                "minItems": 1,
+                "maxItems": min(MAX_EVIDENCE, n_passages),
             },
+            "answer": {"type": "string", "maxLength": max_answer_chars},
         },
-        "required": ["answer", "answerable", "citations"],
+        "required": ["evidence", "answer"],
         "additionalProperties": False,
     }
 
 
-def parse_reply(raw: str, n_passages: int) -> ModelReply:
-    """Parse the model's JSON; keep only citations that name a passage it was given.
+JUDGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"supported": {"type": "boolean"}},
+    "required": ["supported"],
+    "additionalProperties": False,
+}
 
-    Citations may come as the `citations` list or as inline `[n]` markers in the
-    answer; both are read, and the markers are removed from the answer text.
+
+def parse_reply(raw: str, n_passages: int) -> ModelReply:
+    """Parse the model's JSON; keep only citations that name a sentence it was given.
+
+    Citations come as the `evidence` list (`citations` is read too) or as inline
+    `[n]` markers in the answer; markers are removed from the answer text. No
+    evidence, or an empty answer, means the model found the question unanswerable.
     """
     try:
         data = json.loads(raw)
@@ -151,8 +253,9 @@ def parse_reply(raw: str, n_passages: int) -> ModelReply:
     if not isinstance(data, dict) or not isinstance(data.get("answer"), str):
         raise ReplyFormatError("model output lacks a string 'answer'")
     answer = data["answer"]
-    values: list[Any] = list(data.get("citations") or []) if isinstance(data.get("citations"), list) else []
-    values += [int(m) for m in re.findall(r"\[(\d{1,3})\]", answer)]
+    listed = data.get("evidence", data.get("citations"))
+    values: list[Any] = list(listed) if isinstance(listed, list) else []
+    values += [int(m) for m in MARKER.findall(answer)]
     cited: list[int] = []
     dropped: list[Any] = []
     for value in values:
@@ -161,8 +264,10 @@ def parse_reply(raw: str, n_passages: int) -> ModelReply:
                 cited.append(value - 1)
         else:
             dropped.append(value)
-    clean_answer = re.sub(r"\s*\[\d{1,3}\]", "", answer).strip()
-    return ModelReply(answerable=bool(data.get("answerable", True)), answer=clean_answer, cited=cited, dropped=dropped)
+    clean_answer = MARKER.sub("", answer).strip()
+    refused = not clean_answer or _REFUSAL_TEXT.search(clean_answer) is not None
+    answerable = bool(data.get("answerable", True)) and not refused and bool(cited or dropped)
+    return ModelReply(answerable=answerable, answer=clean_answer, cited=cited, dropped=dropped)
 
 
 def looks_like_instruction(sentence: str) -> bool:
@@ -175,95 +280,162 @@ def strip_instructions(text: str) -> str:
     return " ".join(m.group().strip() for m in _SENTENCE.finditer(text) if not looks_like_instruction(m.group()))
 
 
-def normalise_digits(text: str) -> str:
-    return text.translate(_DEVANAGARI_DIGITS)
-
-
 def numbers_in(text: str) -> set[str]:
-    """Numbers in a text: digits in either numeral system, plus common number words."""
-    normalised = normalise_digits(text)
-    found = {n.replace(",", "") for n in _NUMBER.findall(normalised)}
-    for word in _WORD.findall(normalised.lower()):
-        if word in _NUMBER_WORDS:
-            found.add(_NUMBER_WORDS[word])
-    return found
+    """The numbers a text states (digits in either numeral system, number words, ordinals)."""
+    return number_values(text)
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in (m.lower() for m in _WORD.findall(text)) if len(w) >= 3 and w not in _STOPWORDS}
+    return {w for w in words(text) if len(w) >= 3 and w not in _STOPWORDS}
+
+
+def asks_for_number(question: str) -> bool:
+    return bool(_ASKS_NUMBER.search(question))
+
+
+def asks_for_time(question: str) -> bool:
+    return bool(_ASKS_TIME.search(question))
 
 
 def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> list[str]:
     """Reasons the reply cannot be shown as a supported answer; empty when it passes.
 
-    Instruction-like sentences in the cited passages support nothing.
-    Checks: at least one valid citation; every number in the answer occurs in the
-    cited text; at least half of the answer's content words occur in the cited
-    text (when the answer and the cited text share a script).
+    Checks, none of which reads anchors from the answer itself:
+    - at least one valid citation, and cited text that is not an instruction;
+    - every number in the answer occurs in the cited text (as a value: digits,
+      Devanagari digits, number words and ordinals in en/hi/mr);
+    - the answer is of the kind the question asks for: a number for "how many /
+      how old / how much", a date, year or month for "when";
+    - the answer says something beyond the question's own words;
+    - for a count, the number stands next to a word of the question in the cited
+      text (when both are in the same script);
+    - in the same script, the answer's words occur in the cited text.
     """
-    problems: list[str] = []
     if not reply.answer.strip():
         return ["empty answer"]
-    if reply.dropped:
-        problems.append(f"dropped citations to passages not given: {reply.dropped}")
     if not reply.cited:
-        return [*problems, "no valid citation"]
+        return ["no valid citation"]
     cited_text = strip_instructions(" ".join(passages[i].chunk.text for i in reply.cited))
-    if not cited_text.strip():
-        problems.append("the cited passages hold no text that can support an answer")
-    missing = sorted(numbers_in(reply.answer) - numbers_in(cited_text))
-    if missing:
-        problems.append(f"numbers not in cited text: {', '.join(missing)}")
+    problems = [] if cited_text.strip() else ["the cited sentences hold no text that can support an answer"]
+    problems += _number_problems(reply.answer, cited_text)
+    problems += _kind_problems(reply.answer, question)
+    problems += whole_sentence_problems(reply.answer, [passages[i].chunk.text for i in reply.cited])
+    problems += _echo_problems(reply.answer, question)
+    asks_value = asks_for_number(question) or asks_for_time(question)
+    if asks_value and _same_script(question, cited_text):
+        problems += _number_context_problems(reply.answer, question, cited_text)
     if _same_script(reply.answer, cited_text):
         problems += _word_problems(reply.answer, cited_text)
-        problems += _number_context_problems(reply.answer, question, cited_text)
-    # A dropped citation alone is not fatal (the valid ones were checked above); with
-    # a real problem it is reported too.
-    fatal = [p for p in problems if not p.startswith("dropped")]
-    return problems if fatal else []
+    return problems
+
+
+def asks_for_count(question: str) -> bool:
+    return bool(_ASKS_COUNT.search(question)) and not _NOT_A_COUNT.search(question)
+
+
+def _number_problems(answer: str, cited_text: str) -> list[str]:
+    missing = number_values(answer) - number_values(cited_text, with_parts=True)
+    if "1" in missing and "1" not in number_values(normalise_digits(re.sub(r"[^\d\s.,]", " ", answer))):
+        missing.discard("1")  # "one" / "एक" as a word is mostly an article ("एक लष्करी युती": "a military alliance")
+    return [f"numbers not in cited text: {', '.join(sorted(missing))}"] if missing else []
+
+
+def _kind_problems(answer: str, question: str) -> list[str]:
+    has_number = bool(number_values(answer))
+    if asks_for_time(question) and not (has_number or _MONTHS.search(answer)):
+        return ["the question asks when, and the answer names no date, year or month"]
+    if asks_for_number(question) and not has_number:
+        return ["the question asks for a number, and the answer has none"]
+    asked = {q for q, pattern in _QUANTITIES.items() if pattern.search(question)}
+    given = {q for q, pattern in _UNITS.items() if pattern.search(answer)}
+    if asked and given and not asked & given:
+        return [f"the question asks for a {'/'.join(sorted(asked))}, the answer gives a {'/'.join(sorted(given))}"]
+    if not (asks_for_number(question) or asks_for_time(question)) and _MOSTLY_NUMBER.match(answer):
+        return ["the question does not ask for a number, and the answer is one"]
+    return []
+
+
+def whole_sentence_problems(answer: str, cited: list[str]) -> list[str]:
+    """An answer that is a whole cited sentence (of more than ten words) answers nothing in particular."""
+    flat = " ".join(answer.lower().split()).strip(" .।")
+    for sentence in cited:
+        if len(flat.split()) > 10 and flat == " ".join(sentence.lower().split()).strip(" .।"):
+            return ["the answer copies a whole evidence sentence instead of answering"]
+    return []
+
+
+def _echo_problems(answer: str, question: str) -> list[str]:
+    """An answer made only of the question's words (and function words) says nothing."""
+    if number_values(answer):
+        return []
+    asked = {w[:5] for w in content_words(question)}
+    new = [w for w in content_words(answer) if w[:5] not in asked]
+    return [] if new else ["the answer only repeats words of the question"]
 
 
 def _word_problems(answer: str, cited_text: str) -> list[str]:
-    words = content_words(answer) - set(_NUMBER_WORDS)
-    if not words:
+    answer_words = {w for w in content_words(answer) if w not in NUMBER_WORDS}
+    if not answer_words:
         return []
     source = content_words(cited_text)
-    missing = words - {w for w in words if any(s.startswith(w[:5]) for s in source)}
+    missing = {w for w in answer_words if not any(s.startswith(w[:5]) for s in source)}
     # A short answer ("red") must be fully in the source; a longer one mostly.
-    if len(words) <= 3 and missing:
+    if len(answer_words) <= 3 and missing:
         return [f"answer words not in cited text: {', '.join(sorted(missing))}"]
-    if 1 - len(missing) / len(words) < MIN_WORD_OVERLAP:
-        return [f"only {1 - len(missing) / len(words):.0%} of the answer's words occur in the cited text"]
+    if 1 - len(missing) / len(answer_words) < MIN_WORD_OVERLAP:
+        return [f"only {1 - len(missing) / len(answer_words):.0%} of the answer's words occur in the cited text"]
     return []
 
 
 def _number_context_problems(answer: str, question: str, cited_text: str) -> list[str]:
-    numbers = numbers_in(answer)
+    """A number in the answer must stand next to what the question asks about in the cited text.
+
+    For "how many X" the counted thing follows the number ("three gifts", "दुसरी ऑरस"); for
+    other numbers (a year, a price, an age) a word of the question stands within a few words
+    on either side ("created in 2012"). Anchors come from the question only, never the answer.
+    """
+    numbers = number_values(answer)
     if not numbers:
         return []
-    anchors = {w[:5] for w in (content_words(question) | content_words(answer)) - set(_NUMBER_WORDS)}
-    if not anchors:
-        return []
-    tokens = [t.lower() for t in _TOKEN.findall(normalise_digits(cited_text))]
-    # For a count, the counted thing follows the number ("three gifts"); otherwise
-    # the subject may sit on either side ("on June 18-19").
-    before, after = (0, 4) if _COUNT_QUESTION.search(question) else (4, 4)
+    counting = asks_for_count(question)
+    asked = counted_words(question) if counting else content_words(question)
+    anchors = {_stem(w) for w in asked if w not in NUMBER_WORDS} - {""}
+    sentences = [tokens(m.group()) for m in _SENTENCE.finditer(cited_text)]
+    before, after = (0, 3) if counting else (5, 5)
     problems = []
     for number in sorted(numbers):
-        positions = [i for i, t in enumerate(tokens) if t == number or _NUMBER_WORDS.get(t) == number]
-        near = any(
-            tok[:5] in anchors for i in positions for tok in tokens[max(0, i - before) : i + after + 1] if len(tok) >= 3
-        )
+        # Windows stay inside one sentence. "The first Aurus" counts nothing: every series has a first.
+        windows = [
+            words[max(0, i - before) : i + after + 1]
+            for words in sentences
+            for i, t in enumerate(words)
+            if number in number_values(t) and not (before == 0 and t in ORDINAL_FIRST)
+        ]
+        positions = windows
+        near = any(_stem(t) in anchors for window in windows for t in window if not number_values(t))
         if positions and not near:
-            problems.append(f"number {number} appears in the cited text but not about the question's subject")
+            what = "count what the question asks about" if before == 0 else "belong to what the question asks about"
+            problems.append(f"{number} in the cited text does not {what}")
+        elif not positions and before == 0:
+            problems.append(f"{number} in the cited text does not count what the question asks about")
     return problems
 
 
-def _same_script(a: str, b: str) -> bool:
-    def latin_share(text: str) -> float:
-        letters = [c for c in text if c.isalpha()]
-        return sum(c.isascii() for c in letters) / max(len(letters), 1)
+def counted_words(question: str) -> set[str]:
+    """The thing a "how many" question counts: the content words right after its count word."""
+    match = _ASKS_COUNT.search(question)
+    if match is None:
+        return set()
+    following = [w for w in words(question[match.end() :]) if w not in _STOPWORDS][:2]
+    return set(following) or content_words(question)
 
+
+def _stem(word: str) -> str:
+    # Devanagari words inflect in the last syllable or two; Latin ones in the suffix.
+    return word[:3] if is_devanagari(word) else word[:4]
+
+
+def _same_script(a: str, b: str) -> bool:
     if not any(c.isalpha() for c in a):  # a bare number is checked against any script
         return True
-    return abs(latin_share(a) - latin_share(b)) < 0.5
+    return is_devanagari(a) == is_devanagari(b)

@@ -147,8 +147,7 @@ def eval_command(ctx: click.Context) -> None:
 
 def render(answer: Answer) -> str:
     """The answer for people: text, then numbered sources with their quotes."""
-    label = {"generated": "", "extractive": "(quoted from the sources, not a generated answer)\n", "refused": ""}
-    lines = [label[answer.mode] + answer.answer]
+    lines = [answer.answer]
     if answer.citations:
         lines.append("")
         lines.append("Sources:")

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from qa.grammar import compact_grammar
+
 Message = dict[str, str]
 OnText = Callable[[str], None]
 
@@ -150,12 +152,12 @@ class LlamaCppGenerator:
     def generate(
         self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
     ) -> str:
-        request: dict[str, Any] = {
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": 0.0,
-            "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}},
-        }
+        request: dict[str, Any] = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
+        grammar = compact_grammar(schema)
+        if grammar is not None:  # the same JSON without whitespace: fewer tokens to generate
+            request["grammar"] = grammar
+        else:
+            request["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
         with self._lock:
             self._prepare_system_prefix(messages)
             if on_text is None:
@@ -316,8 +318,9 @@ class OllamaGenerator:
 class FakeGenerator:
     """Scripted generator for fast unit tests (not a model).
 
-    By default it answers with the first sentence of passage [1] and cites it,
-    which is always supported; tests pass `reply` to script other behaviour.
+    By default it answers with the first words of sentence [1] and cites it,
+    which is always supported (and says so when asked as the judge); tests pass
+    `reply` to script other behaviour.
     """
 
     name = "fake"
@@ -341,7 +344,10 @@ def _echo_first_passage(messages: list[Message]) -> dict[str, Any]:
     user = messages[-1]["content"]
     if "Follow-up question:" in user:
         return {"question": user.rsplit("Follow-up question:", 1)[1].strip()}
+    if "Proposed answer:" in user:  # the judge pass: the echoed sentence supports itself
+        return {"supported": True}
     match = re.search(r"^\[1\] (.+?)(?:[.!?।](?:\s|$)|$)", user, re.MULTILINE)
     if match is None:
         return {"answerable": False, "answer": "", "citations": []}
-    return {"answerable": True, "answer": match.group(1), "citations": [1]}
+    # A span, as asked: the first words of the sentence (a whole sentence is not an answer).
+    return {"answerable": True, "answer": " ".join(match.group(1).split()[:8]), "citations": [1]}

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.cite import ModelReply, ReplyFormatError, answer_schema, looks_like_instruction, parse_reply, verify
+from qa.cite import (
+    JUDGE_SCHEMA,
+    ModelReply,
+    ReplyFormatError,
+    answer_schema,
+    asks_for_number,
+    asks_for_time,
+    looks_like_instruction,
+    parse_reply,
+    verify,
+)
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.indexer import Progress, ingest
@@ -42,6 +52,18 @@ from qa.types import (
 log = logging.getLogger(__name__)
 
 LANGUAGE_NAMES: dict[Language, str] = {"en": "English", "hi": "Hindi", "mr": "Marathi"}
+# Said in the asker's language when the answer is in English.
+ANSWERED_IN_ENGLISH: dict[Language, str] = {
+    "en": "",
+    "hi": "(उत्तर अंग्रेज़ी में है।)",
+    "mr": "(उत्तर इंग्रजीत आहे.)",
+}
+# When no answer passed the checks: said plainly, in the asker's language, before the best sentence.
+NO_SUPPORTED_ANSWER: dict[Language, str] = {
+    "en": "No supported answer was found in the articles. The closest passage:",
+    "hi": "लेखों में इसका समर्थित उत्तर नहीं मिला। सबसे निकट अंश:",
+    "mr": "लेखांमध्ये याचे समर्थित उत्तर सापडले नाही. सर्वात जवळचा उतारा:",
+}
 OnText = Callable[[str], None]
 
 
@@ -119,7 +141,7 @@ class Pipeline:
             question=question,
             answer=outcome.text,
             language=language,
-            refused=outcome.mode == "refused",
+            refused=outcome.mode != "generated",
             mode=outcome.mode,
             citations=outcome.citations,
             timings=Timings(
@@ -147,39 +169,84 @@ class Pipeline:
         if not passages or retrieval.best_similarity < self.relevance_floor:
             note = f"retrieval too weak (best similarity {retrieval.best_similarity:.3f} < {self.relevance_floor})"
             return _Outcome(REFUSAL, "refused", [], [note])
-        if language not in self.settings.llm.languages:
-            note = f"the model does not write {LANGUAGE_NAMES[language]}; quoting the sources"
-            return self._extractive(question, language, passages, [note])
-        # The model only sees passages in languages it reads: Devanagari costs a small
-        # English tokenizer ~2.5x the tokens, which it then cannot use anyway.
-        readable = [p for p in passages if p.chunk.language in self.settings.llm.languages]
-        if passages[0].chunk.language not in self.settings.llm.languages:
-            # The best evidence is in a language the model cannot read: asking it
-            # would only get an answer from weaker passages, so quote instead.
-            note = f"the best passage is in {LANGUAGE_NAMES[passages[0].chunk.language]}, which the model does not read"
-            return self._extractive(question, language, passages, [note])
-        shown = self._trim(question, readable)
-        reply, problems = self._generate(question, language, shown, on_text)
+        sentences = self.evidence_sentences(question, retrieval.evidence_pool())
+        if not sentences:
+            return _Outcome(REFUSAL, "refused", [], ["no evidence sentences"])
+        if language not in self.settings.llm.reads and not (asks_for_number(question) or asks_for_time(question)):
+            # The model cannot read the question; only a number or a date, which the rules can
+            # check on their own, is worth asking it for.
+            note = f"the model does not read {LANGUAGE_NAMES[language]} questions; only numbers and dates are asked"
+            return self._unsupported(question, language, sentences, [note])
+        reply, problems = self._generate(question, language, sentences, on_text)
         if reply is not None and not reply.answerable:
-            return _Outcome(REFUSAL, "refused", [], ["the model found no answer in the passages"])
+            return _Outcome(REFUSAL, "refused", [], ["the model found no answer in the evidence"])
         if reply is None or problems:
-            return self._extractive(question, language, passages, problems)
-        chunks = [shown[i].chunk for i in reply.cited]
-        citations = [self._citation(c, Span(c.start, c.end)) for c in chunks]
-        return _Outcome(reply.answer, "generated", citations, [])
+            return self._unsupported(question, language, sentences, problems)
+        cited = [sentences[i] for i in reply.cited]
+        citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
+        text = reply.answer
+        if self.answer_language(language) != language:
+            text = f"{text}\n{ANSWERED_IN_ENGLISH[language]}"
+        return _Outcome(text, "generated", citations, [])
+
+    def answer_language(self, language: Language) -> Language:
+        """The asker's language when the model writes it acceptably (settings), else English."""
+        return language if language in self.settings.llm.languages else "en"
 
     def _generate(
-        self, question: str, language: Language, passages: list[Passage], on_text: OnText | None
+        self, question: str, language: Language, sentences: list[Passage], on_text: OnText | None
     ) -> tuple[ModelReply | None, list[str]]:
-        messages = build_messages(question, language, passages)
-        schema = answer_schema(len(passages))
+        messages = build_messages(question, self.answer_language(language), sentences)
+        schema = answer_schema(len(sentences))
         streamer = _AnswerStreamer(on_text) if on_text else None
         raw = self.generator.generate(messages, schema, self.settings.llm.max_tokens, streamer)
         try:
-            reply = parse_reply(raw, len(passages))
+            reply = parse_reply(raw, len(sentences))
         except ReplyFormatError as exc:
             return None, [str(exc)]
-        return reply, verify(reply, passages, question) if reply.answerable else []
+        if not reply.answerable:
+            return reply, []
+        return reply, self.check_answer(question, reply, sentences)
+
+    def check_answer(self, question: str, reply: ModelReply, sentences: list[Passage]) -> list[str]:
+        """The rules of `verify`, then (when they pass) the model as a judge of meaning."""
+        problems = verify(reply, sentences, question)
+        if problems or not self.settings.llm.judge:
+            return problems
+        evidence = [sentences[i].chunk.text for i in reply.cited]
+        return [] if self._judge(question, reply.answer, evidence) else ["the judge found the answer unsupported"]
+
+    def _judge(self, question: str, answer: str, evidence: list[str]) -> bool:
+        numbered = "\n".join(f"[{n}] {text}" for n, text in enumerate(evidence, start=1))
+        user = template("judge_user").render(evidence=numbered, question=question, answer=answer)
+        messages: list[Message] = [{"role": "system", "content": template("answer_system").render(refusal=REFUSAL)}]
+        messages.append({"role": "user", "content": user})
+        raw = self.generator.generate(messages, JUDGE_SCHEMA, 16)
+        try:
+            return json.loads(raw)["supported"] is True
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return False
+
+    def verify_answer(self, question: str, answer: str, evidence: list[str]) -> list[str]:
+        """Reasons `answer` is not supported by `evidence` as an answer to `question`; empty when it is.
+
+        The same check a model's answer gets in `answer()`; the verifier benchmark calls it directly.
+        """
+        sentences = [
+            Passage(Chunk(f"evidence-{n}", "evidence", text, 0, len(text), detect_language(text)), 1.0, n)
+            for n, text in enumerate(evidence)
+        ]
+        reply = ModelReply(answerable=True, answer=answer, cited=list(range(len(sentences))))
+        return self.check_answer(question, reply, sentences)
+
+    def _unsupported(
+        self, question: str, language: Language, sentences: list[Passage], problems: list[str]
+    ) -> _Outcome:
+        """No supported answer: say so, and show the one sentence most similar to the question."""
+        best = max(sentences, key=lambda s: s.score)
+        citation = self._citation(best.chunk, Span(best.chunk.start, best.chunk.end))
+        text = f"{NO_SUPPORTED_ANSWER[language]} “{' '.join(best.chunk.text.split())}” [1]"
+        return _Outcome(text, "extractive", [citation], problems)
 
     def condense(self, question: str, history: list[Turn]) -> str:
         """Turn a follow-up into a standalone question for retrieval.
@@ -206,66 +273,30 @@ class Pipeline:
             return fallback
         return rewritten if len(rewritten) >= 3 else fallback
 
-    def verify_answer(self, question: str, answer: str, evidence: list[str]) -> list[str]:
-        """Reasons `answer` is not supported by `evidence` as an answer to `question`; empty when it is.
+    # --- evidence ------------------------------------------------------------------
 
-        The same check a model's answer gets; the verifier benchmark calls it directly.
+    def evidence_sentences(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """The sentences of the retrieved passages most similar to the question, one `Passage` each.
+
+        Each carries its own span of the source file, so a citation quotes exactly the
+        sentence the model picked. Ordered by passage rank, then position.
         """
-        passages = [
-            Passage(Chunk(f"evidence-{n}", "evidence", text, 0, len(text), detect_language(text)), 1.0, n)
-            for n, text in enumerate(evidence)
-        ]
-        reply = ModelReply(answerable=True, answer=answer, cited=list(range(len(passages))))
-        return verify(reply, passages, question)
-
-    # --- extractive fallback --------------------------------------------------------
-
-    def _extractive(self, question: str, language: Language, passages: list[Passage], notes: list[str]) -> _Outcome:
-        """Quote the best evidence sentences instead of generating, preferring the question's language."""
-        evidence = self.evidence(question, language, passages)
-        if not evidence:
-            return _Outcome(REFUSAL, "refused", [], [*notes, "no evidence sentences"])
-        citations = [self._citation(e.passage.chunk, e.span) for e in evidence]
-        text = " … ".join(f"“{e.text}” [{n}]" for n, e in enumerate(evidence, start=1))
-        return _Outcome(text, "extractive", citations, notes)
-
-    def evidence(self, question: str, language: Language, passages: list[Passage]) -> list[Evidence]:
-        """The sentences of the top three passages most similar to the question, in any language.
-
-        Preferring passages in the question's language looked friendlier but lost the
-        facts that only one article (in another language) has: quoting from the top
-        passages whatever their language raised extractive accuracy on the eval set
-        from 0.60 to 0.69 (cross-lingual cases 0.11 to 0.68). e5 still favours
-        sentences in the question's language among them.
-        """
-        return self.best_sentences(question, passages[:3], self.settings.retrieve.evidence_sentences)
-
-    def _trim(self, question: str, passages: list[Passage]) -> list[Passage]:
-        """Passages cut down to their sentences most similar to the question, in document order.
-
-        The model, the verifier and the citations all see exactly this text.
-        """
-        limit = self.settings.retrieve.prompt_sentences
-        if limit == 0:
-            return passages
-        chosen = self.best_sentences(question, passages, limit)
-        trimmed: list[Passage] = []
-        for passage in passages:
-            mine = sorted((e for e in chosen if e.passage is passage), key=lambda e: e.span.start)
-            if not mine:
-                continue
-            chunk = replace(
-                passage.chunk,
-                text=" ".join(e.text for e in mine),
-                start=mine[0].span.start,
-                end=mine[-1].span.end,
-                sentences=tuple(e.span for e in mine),
+        chosen = self.best_sentences(question, passages, self.settings.retrieve.prompt_sentences)
+        return [
+            Passage(
+                chunk=replace(e.passage.chunk, text=e.text, start=e.span.start, end=e.span.end, sentences=(e.span,)),
+                score=e.score,
+                rank=e.passage.rank,
             )
-            trimmed.append(Passage(chunk=chunk, score=passage.score, rank=passage.rank))
-        return trimmed
+            for e in chosen
+        ]
 
     def best_sentences(self, question: str, pool: list[Passage], limit: int) -> list[Evidence]:
-        """The `limit` sentences of `pool` most similar to the question, ordered by passage rank."""
+        """The `limit` sentences of `pool` most similar to the question, ordered by passage rank.
+
+        Similarities are centred per language within the pool, as retrieval does for
+        chunks: e5 scores sentences in the question's language higher whatever they say.
+        """
         candidates: list[tuple[Passage, Span, str]] = []
         for passage in pool:
             original = self.chunk_file_text(passage.chunk)
@@ -277,7 +308,7 @@ class Pipeline:
             return []
         query = self.embedder.embed([question], "query")[0]
         vectors = self.embedder.embed([text for _, _, text in candidates], "document")
-        scores = vectors @ query
+        scores = _centred_by_language(vectors @ query, [p.chunk.language for p, _, _ in candidates])
         order = np.argsort(-scores)[:limit]
         chosen = sorted(order, key=lambda i: (candidates[i][0].rank, candidates[i][1].start))
         return [Evidence(candidates[i][0], candidates[i][1], candidates[i][2], float(scores[i])) for i in chosen]
@@ -311,10 +342,18 @@ class Pipeline:
         return Citation(source=chunk.source, chunk_id=chunk.id, quote=quote, start=span.start, end=span.end)
 
 
+def _centred_by_language(scores: np.ndarray, languages: list[str]) -> np.ndarray:
+    centred = scores.astype(float).copy()
+    for language in set(languages):
+        mask = np.array([lang == language for lang in languages])
+        centred[mask] -= scores[mask].mean()
+    return centred
+
+
 def build_messages(question: str, language: Language, passages: list[Passage]) -> list[Message]:
-    system = template("answer_system").render(language_name=LANGUAGE_NAMES[language], refusal=REFUSAL)
+    system = template("answer_system").render(refusal=REFUSAL)
     numbered = "\n".join(f"[{n}] {' '.join(p.chunk.text.split())}" for n, p in enumerate(passages, start=1))
-    user = template("answer_user").render(passages=numbered, question=question)
+    user = template("answer_user").render(passages=numbered, question=question, language_name=LANGUAGE_NAMES[language])
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

@@ -11,8 +11,9 @@ PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 # Each template and exactly the placeholders it must use.
 EXPECTED: dict[str, frozenset[str]] = {
-    "answer_system": frozenset({"language_name", "refusal"}),
-    "answer_user": frozenset({"passages", "question"}),
+    "answer_system": frozenset({"refusal"}),
+    "answer_user": frozenset({"passages", "question", "language_name"}),
+    "judge_user": frozenset({"evidence", "question", "answer"}),
     "condense": frozenset({"history", "question"}),
 }
 

@@ -33,6 +33,23 @@ class Retrieval:
     # Highest raw cosine over all candidates: centred scores are relative, so an off-topic
     # question still ranks something first; the raw similarity tells whether anything is close.
     best_similarity: float
+    # The best-ranked candidate of each language, whether or not it made the top k.
+    best_by_language: tuple[Passage, ...] = ()
+
+    def evidence_pool(self) -> list[Passage]:
+        """The top passages plus the best one of every other language.
+
+        A fact one article holds (in its language) often ranks below several passages in the
+        question's language that are merely about the topic; its language's best passage gives
+        it a chance to reach the model, which then picks sentences from all of them.
+        """
+        chosen = list(self.passages)
+        ids = {p.chunk.id for p in chosen}
+        for extra in self.best_by_language:
+            if extra.chunk.id not in ids:
+                chosen.append(Passage(extra.chunk, extra.score, len(chosen) + 1))
+                ids.add(extra.chunk.id)
+        return chosen
 
 
 class Retriever:
@@ -63,7 +80,10 @@ class Retriever:
         candidates.sort(key=lambda item: item[0], reverse=True)
         passages = [Passage(p.chunk, p.score, rank) for rank, (_, p) in enumerate(candidates[:k], start=1)]
         best = candidates[0][0] if candidates else float("-inf")
-        return Retrieval(passages=passages, best_score=best, best_similarity=best_similarity)
+        leaders: dict[str, Passage] = {}
+        for _, passage in candidates:
+            leaders.setdefault(passage.chunk.language, passage)
+        return Retrieval(passages, best, best_similarity, tuple(leaders.values()))
 
     def _language_samples(self) -> dict[Language, Vectors]:
         with self._lock:

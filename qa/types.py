@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Language = Literal["en", "hi", "mr"]
+# generated: a direct answer that passed the checks. extractive: no supported answer was found;
+# the text says so and quotes the one closest sentence (refused is true). refused: the refusal text.
 Mode = Literal["generated", "extractive", "refused"]
 
 # The one refusal text. The prompt shows it to the model, the pipeline returns it

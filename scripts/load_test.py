@@ -229,7 +229,7 @@ async def check_answer(answer: dict[str, Any], sources: Sources) -> str:
     except ValidationError as exc:
         raise Invalid(f"not an Answer: {exc.errors()[0]}") from exc
     await check_citations([c.model_dump() for c in parsed.citations], sources)
-    if parsed.refused != (parsed.mode == "refused"):
+    if parsed.refused != (parsed.mode != "generated"):
         raise Invalid("refused flag and mode disagree")
     if parsed.mode != "refused" and not parsed.citations:
         raise Invalid(f"a {parsed.mode} answer without citations")

@@ -92,7 +92,7 @@ def test_stream_carries_citations_on_the_final_chunk(test_client: TestClient[Lit
 
 def test_stream_sends_only_the_verified_answer_never_the_draft(test_client: TestClient[Litestar]) -> None:
     content, last = streamed(openai_over(test_client), [user(REPLACED_QUESTION)])
-    assert content.startswith("“")  # the quoted evidence that replaced the unverified draft
+    assert content.startswith("No supported answer")  # replaced the unverified draft
     assert_exact_citations(content, (last.model_extra or {})["citations"])
 
 

@@ -38,16 +38,29 @@ def test_malformed_output_is_a_format_error(raw: str) -> None:
 
 def test_schema_restricts_citations_to_passage_numbers() -> None:
     schema = answer_schema(3)
-    assert schema["properties"]["citations"]["items"]["enum"] == [1, 2, 3]
-    assert next(iter(schema["properties"])) == "answer"  # streamed first
+    assert schema["properties"]["evidence"]["items"]["enum"] == [1, 2, 3]
+    assert list(schema["properties"]) == ["evidence", "answer"]  # quote first, then answer
     assert schema["properties"]["answer"]["maxLength"] > 0
 
 
 def test_numbers_normalise_devanagari_digits_and_words() -> None:
     assert numbers_in("२०१७ में २३९७") == {"2017", "2397"}
-    assert numbers_in("the second one, not three") == {"2", "3"}
+    assert numbers_in("the second, not three") == {"2", "3"}
     assert numbers_in("ही दुसरी आहे, तिसरी नाही") == {"2", "3"}
     assert numbers_in("1,200 cars") == {"1200"}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("seventeen", "17"), ("twenty-five", "25"), ("ninety nine", "99"), ("fifteenth", "15"),
+        ("275 thousand", "275000"), ("2.5 million", "2500000"), ("3 lakh", "300000"), ("दो करोड़", "20000000"),
+        ("सत्रह", "17"), ("पंद्रह", "15"), ("चालीस", "40"), ("सोळा", "16"), ("पन्नास", "50"), ("चौथी", "4"),
+        ("२ लाख", "200000"), ("दोन हजार", "2000"),
+    ],
+)  # fmt: skip
+def test_number_words_are_a_general_normaliser(text: str, value: str) -> None:
+    assert value in numbers_in(text)
 
 
 def test_supported_answer_passes() -> None:
@@ -71,11 +84,33 @@ def test_devanagari_digits_in_answer_match_ascii_in_source() -> None:
 
 
 def test_a_count_must_be_about_the_thing_asked() -> None:
-    reply = ModelReply(True, "3", [0])
-    problems = verify(reply, PASSAGES, "How many Aurus cars has Kim received?")
-    assert any("not about the question" in p for p in problems)
+    for answer in ("3", "Kim received three gifts."):
+        problems = verify(ModelReply(True, answer, [0]), PASSAGES, "How many Aurus cars has Kim received?")
+        assert any("does not count what the question asks about" in p for p in problems), answer
     ok = ModelReply(True, "Kim received three gifts.", [0])
     assert verify(ok, PASSAGES, "How many gifts did Kim receive?") == []
+
+
+def test_an_ordinal_in_devanagari_supports_a_count_of_that_thing() -> None:
+    second = Passage(Chunk("m", "m.txt", "पुतिन यांनी किम यांना दुसरी ऑरस लिमोझिन भेट दिली", 0, 10, "mr"), 1.0, 1)
+    question = "किम यांना किती ऑरस गाड्या मिळाल्या?"
+    assert verify(ModelReply(True, "दोन", [0]), [second], question) == []
+    assert verify(ModelReply(True, "तीन", [0]), [second], question)
+
+
+def test_the_answer_must_be_of_the_kind_asked() -> None:
+    assert any("number" in p for p in verify(ModelReply(True, "Aurus Senat", [1]), PASSAGES, "How much does it cost?"))
+    visit = "When did Putin visit North Korea?"
+    assert any("when" in p for p in verify(ModelReply(True, "North Korea", [2]), PASSAGES, visit))
+    assert verify(ModelReply(True, "In June.", [2]), PASSAGES, visit) == []
+    hindi = "किम की उम्र कितनी है?"
+    assert any("number" in p for p in verify(ModelReply(True, "किम जोंग उन", [0]), PASSAGES, hindi))
+
+
+def test_an_answer_of_the_question_words_says_nothing() -> None:
+    question = "Which gifts did Kim Jong-un receive from Putin?"
+    problems = verify(ModelReply(True, "Kim Jong-un received gifts from Putin.", [0]), PASSAGES, question)
+    assert "the answer only repeats words of the question" in problems
 
 
 def test_dates_next_to_the_subject_pass() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.cite import normalise_digits
 from qa.config import Settings
 from qa.llm import GeneratorUnavailable, OllamaGenerator
-from qa.pipeline import Pipeline
+from qa.pipeline import ANSWERED_IN_ENGLISH, NO_SUPPORTED_ANSWER, Pipeline
+from qa.text import normalise_digits
 from qa.types import REFUSAL, Answer
 from qa.wiring import build_pipeline
 from tests.conftest import REPO, SEEDS
@@ -42,9 +43,20 @@ def test_cli_answers_the_readme_question_with_checkable_citations(tmp_path: Path
     assert answer.language == "en"
     assert answer.refused or answer.citations
     assert_exact_quotes(answer)
-    # The model miscounts ("3", citing "three gifts"); the verifier must not let that through as generated.
+    # The model miscounts ("3" citing "three gifts", "71" from Putin's age); nothing but two may pass as an answer.
     if answer.mode == "generated":
-        assert "3" not in answer.answer and "three" not in answer.answer.lower()
+        assert re.search(r"\b(?:2|two)\b", answer.answer, re.IGNORECASE), answer.answer
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not met yet: the 1.5B model answers 3, 5, 40 or 71 from the evidence it is shown (all rejected by "
+    "the checks); the ordinal that implies two (Marathi 'दुसरी ऑरस') rarely reaches its evidence",
+)
+def test_the_readme_question_gets_a_direct_answer_meaning_two(real_pipeline: Pipeline) -> None:
+    answer = real_pipeline.answer("How many Aurus cars has Kim received?")
+    assert answer.mode == "generated" and re.search(r"\b(?:2|two)\b", answer.answer, re.IGNORECASE)
+    assert answer.citations and any(re.search(r"second|दुसरी|two", c.quote, re.IGNORECASE) for c in answer.citations)
 
 
 def test_english_fact_is_generated_and_cited(real_pipeline: Pipeline) -> None:
@@ -72,11 +84,19 @@ def test_english_question_retrieves_the_marathi_only_fact(real_pipeline: Pipelin
     assert any(needle in normalise_digits(p.chunk.text) and p.chunk.language == "mr" for p in passages)
 
 
-def test_hindi_question_gets_quoted_evidence_hindi_first(real_pipeline: Pipeline) -> None:
+def test_a_hindi_question_the_model_cannot_read_gets_one_closest_sentence(real_pipeline: Pipeline) -> None:
     answer = real_pipeline.answer("पुतिन ने किम को चाय के सेट के अलावा क्या दिया?")
-    assert answer.language == "hi" and answer.mode == "extractive"
-    assert answer.citations[0].source.startswith("001")  # the Hindi article leads
-    assert any("dagger" in c.quote for c in answer.citations)  # the fact only the English article has
+    assert answer.language == "hi" and answer.mode == "extractive" and answer.refused
+    assert answer.answer.startswith(NO_SUPPORTED_ANSWER["hi"])
+    assert len(answer.citations) == 1
+    assert_exact_quotes(answer)
+
+
+def test_a_price_asked_in_hindi_is_answered_in_english_from_the_english_article(real_pipeline: Pipeline) -> None:
+    answer = real_pipeline.answer("ऑरस सीनेट की कीमत कितनी है?")
+    assert answer.mode == "generated", answer.notes
+    assert "275" in answer.answer and answer.answer.endswith(ANSWERED_IN_ENGLISH["hi"])
+    assert any("275" in c.quote for c in answer.citations)
     assert_exact_quotes(answer)
 
 

@@ -77,6 +77,8 @@ def wrong_numbers(messages: list[Message]) -> dict[str, Any]:
     user = messages[-1]["content"]
     if "Follow-up question:" in user:
         return {"question": user.rsplit("Follow-up question:", 1)[1].strip()}
+    if "Proposed answer:" in user:  # a fooled judge: only the rule checks stand in the way
+        return {"supported": True}
     return {"answer": WRONG, "answerable": True, "citations": [1]}
 
 
@@ -330,7 +332,8 @@ def test_gate_without_a_baseline_is_a_usage_error(
 
 def test_update_baseline_keeps_the_other_kind(tmp_path: Path, env: Path) -> None:
     assert run(tmp_path, env, "--retrieval-only", "--update-baseline", "--tolerance", "0.1") == 0
-    assert run(tmp_path, env, "--limit", "4", "--update-baseline") == 0
+    env.write_text("\n".join(env.read_text(encoding="utf-8").splitlines()[:4]) + "\n", encoding="utf-8")
+    assert run(tmp_path, env, "--update-baseline") == 0
     baseline = json.loads((tmp_path / "baseline.json").read_text(encoding="utf-8"))
     assert baseline["retrieval"]["cases"] == len(SUBSET) and baseline["full"]["cases"] == 4
     gates = json.loads((tmp_path / "gates.json").read_text(encoding="utf-8"))

@@ -267,7 +267,7 @@ def ollama_app(home: Path, host: str, timeout_s: float = 5.0) -> TestClient[Lite
 
 
 EN_QUESTION = "What did Kim Yo Jong say about the car?"
-HI_QUESTION = "किम जोंग उन को पुतिन ने कौन सी कार दी?"  # answered by quoting: needs no model
+HI_QUESTION = "किम जोंग उन को पुतिन ने कौन सी कार दी?"
 
 
 def assert_clear_503(response: Any) -> str:
@@ -281,9 +281,10 @@ def assert_clear_503(response: Any) -> str:
 def assert_other_routes_serve(client: TestClient[Litestar]) -> None:
     assert client.get("/health").status_code == 200
     assert client.get("/v1/models").status_code == 200
-    assert client.get("/api/sources").json()["sources"]
-    quoted = client.post("/api/ask", json={"question": HI_QUESTION})
-    assert quoted.status_code == 200 and quoted.json()["mode"] == "extractive"
+    sources = client.get("/api/sources").json()["sources"]
+    assert sources
+    name = sources[0]["name"] if isinstance(sources[0], dict) else sources[0]
+    assert client.get(f"/api/sources/{name}").status_code == 200
 
 
 def test_unreachable_model_backend_is_a_clear_503_and_other_routes_keep_serving(isolated_home: Path) -> None:

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qa.evals.dataset import EvalCase
+from qa.text import normalise_digits
 from qa.types import Answer, Citation
 
-_DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
 # \w alone splits Devanagari words at every vowel sign and virama, so add the
 # whole block except the dandas (U+0964/5) and the abbreviation sign (U+0970).
 _TOKEN_RE = re.compile(r"[\w\u0900-\u0963\u0971-\u097F]+")
@@ -120,11 +120,6 @@ class CaseResult:
 
 
 # --------------------------------------------------------------------------- text
-
-
-def normalise_digits(text: str) -> str:
-    """Replace Devanagari digits ०-९ by ASCII 0-9 (nothing else changes)."""
-    return text.translate(_DEVANAGARI_DIGITS)
 
 
 def _norm(text: str) -> str:

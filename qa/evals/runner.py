@@ -118,6 +118,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--limit", type=int, default=None, help="Only the first N cases (quick checks).")
     parser.add_argument(
+        "--split",
+        choices=["dev", "test"],
+        default=None,
+        help="Only this split's cases (tune on dev; test is for reports and the gate).",
+    )
+    parser.add_argument("--type", default=None, help="Only cases of this type (e.g. conflict).")
+    parser.add_argument(
         "--reuse-index",
         action="store_true",
         help="Use the configured QA_HOME index (built if empty) instead of a fresh one in a temporary folder.",
@@ -132,6 +139,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("--tolerance must be within [0, 1)")
     if args.verifier and args.retrieval_only:
         parser.error("--verifier and --retrieval-only are separate runs")
+    if args.update_baseline and (args.split or args.type or args.limit):
+        parser.error("--update-baseline records the whole case file: no --split, --type or --limit")
+    if args.gate and (args.type or args.split == "dev"):
+        parser.error("--gate reads the test split: use it alone or with --split test")
     if args.gates is None:
         args.gates = args.baseline.with_name("gates.json")
     return args
@@ -458,6 +469,7 @@ def _load_cases(args: argparse.Namespace, corpus_dir: Path) -> list[EvalCase]:
         cases = load_cases(args.cases)
     except (ValueError, OSError) as exc:
         raise EvalSetupError(str(exc)) from exc
+    cases = [c for c in cases if args.split in (None, c.split) and args.type in (None, c.type)]
     cases = cases[: args.limit] if args.limit is not None else cases
     problems = check_anchors(cases, corpus_dir)
     if problems:
@@ -535,6 +547,7 @@ def _verifier_run(
         records = verifier.load_records(args.verifier_cases)
     except (ValueError, OSError) as exc:
         raise EvalSetupError(str(exc)) from exc
+    records = [r for r in records if args.split in (None, r.split)]
     records = records[: args.limit] if args.limit is not None else records
     problems = verifier.evidence_problems(records, load_corpus(configured.corpus))
     if problems:

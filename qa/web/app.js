@@ -139,7 +139,7 @@ function renderCitations(answer) {
 }
 
 const MODE_LABEL = {
-  extractive: "Quoted from the sources",
+  extractive: "No supported answer",
   refused: "Not in the articles",
 };
 

@@ -1,0 +1,213 @@
+"""Text helpers shared by the checks and the eval: digits, number words, words.
+
+Numbers are compared as values: Devanagari digits become ASCII, thousands
+separators go, and number words and ordinals of English, Hindi and Marathi
+(1-20, the tens, hundred, thousand, lakh, crore, million, billion) become
+digits, so "two", "दो", "दोन", "second" and "दुसरी" all read as 2 and
+"275 thousand" as 275000. The word lists are the languages' number systems,
+not words taken from the articles.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
+# Letters plus Devanagari vowel signs (combining marks \w does not match), without digits and dandas.
+WORD = re.compile(r"(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
+# Words or digit runs (with decimal point and thousands separators), in text order.
+_TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
+
+_EN_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
+_EN_ORDINALS = [
+    "zeroth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+]
+_EN_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_HI_UNITS = [
+    "शून्य",
+    "एक",
+    "दो",
+    "तीन",
+    "चार",
+    "पांच",
+    "छह",
+    "सात",
+    "आठ",
+    "नौ",
+    "दस",
+    "ग्यारह",
+    "बारह",
+    "तेरह",
+    "चौदह",
+    "पंद्रह",
+    "सोलह",
+    "सत्रह",
+    "अठारह",
+    "उन्नीस",
+    "बीस",
+]
+_MR_UNITS = [
+    "शून्य",
+    "एक",
+    "दोन",
+    "तीन",
+    "चार",
+    "पाच",
+    "सहा",
+    "सात",
+    "आठ",
+    "नऊ",
+    "दहा",
+    "अकरा",
+    "बारा",
+    "तेरा",
+    "चौदा",
+    "पंधरा",
+    "सोळा",
+    "सतरा",
+    "अठरा",
+    "एकोणीस",
+    "वीस",
+]
+_DEVANAGARI_WORDS = {
+    # spelling variants of units
+    "पाँच": 5, "छः": 6, "छह": 6, "सहा": 6,
+    # tens
+    "तीस": 30, "चालीस": 40, "चाळीस": 40, "पचास": 50, "पन्नास": 50, "साठ": 60, "सत्तर": 70,
+    "अस्सी": 80, "ऐंशी": 80, "नब्बे": 90, "नव्वद": 90,
+    # ordinals (Hindi, Marathi), masculine/feminine/oblique
+    "पहला": 1, "पहली": 1, "पहले": 1, "पहिला": 1, "पहिली": 1, "पहिले": 1,
+    "दूसरा": 2, "दूसरी": 2, "दूसरे": 2, "दुसरा": 2, "दुसरी": 2, "दुसरे": 2, "दुसऱ्या": 2,
+    "तीसरा": 3, "तीसरी": 3, "तीसरे": 3, "तिसरा": 3, "तिसरी": 3, "तिसरे": 3, "तिसऱ्या": 3,
+    "चौथा": 4, "चौथी": 4, "चौथे": 4, "पांचवां": 5, "पाँचवाँ": 5, "पांचवीं": 5, "पाचवा": 5, "पाचवी": 5,
+}  # fmt: skip
+ORDINAL_FIRST = frozenset({"first", "पहला", "पहली", "पहले", "पहिला", "पहिली", "पहिले"})
+_MULTIPLIERS = {
+    "hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
+    "lakh": 100_000, "crore": 10_000_000,
+    "सौ": 100, "शंभर": 100, "हज़ार": 1_000, "हजार": 1_000, "लाख": 100_000, "करोड़": 10_000_000,
+    "करोड": 10_000_000, "कोटी": 10_000_000, "दशलक्ष": 1_000_000, "मिलियन": 1_000_000, "अब्ज": 1_000_000_000,
+}  # fmt: skip
+_TENS_VALUES = frozenset(float(n) for n in (20, 30, 40, 50, 60, 70, 80, 90))
+NUMBER_WORDS: dict[str, int] = {
+    **{w: n for n, w in enumerate(_EN_UNITS)},
+    **{w: n for n, w in enumerate(_EN_ORDINALS)},
+    **_EN_TENS,
+    "twice": 2,
+    "dozen": 12,
+    **{w: n for n, w in enumerate(_HI_UNITS)},
+    **{w: n for n, w in enumerate(_MR_UNITS)},
+    **_DEVANAGARI_WORDS,
+}
+
+
+def normalise_digits(text: str) -> str:
+    """Devanagari digits ०-९ as ASCII 0-9; nothing else changes."""
+    return text.translate(_DEVANAGARI_DIGITS)
+
+
+def _format(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+def _parse_digits(token: str) -> float:
+    if re.fullmatch(r"\d{1,3}(?:,\d{2,3})+", token):  # 2,75,000 or 275,000
+        return float(token.replace(",", ""))
+    return float(token.replace(",", "."))
+
+
+def number_values(text: str, with_parts: bool = False) -> set[str]:
+    """The numbers a text states, as canonical strings ("2", "275000", "2.5").
+
+    Number words and ordinals count; a multiplier word scales the number before it
+    ("275 thousand" -> 275000; "millions" alone -> 1000000), and "twenty-five" is 25.
+    `with_parts` also keeps the parts ("275", "1000", "20", "5"): what a source text
+    offers, so that an answer stating either form matches it.
+    """
+    found: set[str] = set()
+    parts: set[str] = set()
+    previous: float | None = None
+    for token in tokens(text):
+        value = _token_value(token)
+        scale = _MULTIPLIERS.get(token.removesuffix("s")) if value is None else None
+        if scale is not None:
+            parts.add(_format(scale))
+            if previous is not None:
+                found.discard(_format(previous))
+                parts.add(_format(previous))
+            found.add(_format((previous or 1) * scale))
+            previous = None
+            continue
+        if value is not None and previous is not None and previous in _TENS_VALUES and 0 < value < 10:
+            found.discard(_format(previous))
+            parts.update({_format(previous), _format(value)})
+            value += previous
+        if value is not None:
+            found.add(_format(value))
+        previous = value
+    return found | parts if with_parts else found
+
+
+def _token_value(token: str) -> float | None:
+    if token[0] in "0123456789":
+        return _parse_digits(token)
+    if token in NUMBER_WORDS:
+        return float(NUMBER_WORDS[token])
+    return None
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words (letters and Devanagari signs), in order."""
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words and digit runs (Devanagari digits as ASCII), in order."""
+    return [t.lower() for t in _TOKEN.findall(normalise_digits(text))]
+
+
+def is_devanagari(text: str) -> bool:
+    letters = [c for c in text if c.isalpha() or "\u0900" <= c <= "\u097f"]
+    return bool(letters) and sum("\u0900" <= c <= "\u097f" for c in letters) > len(letters) / 2
