@@ -310,33 +310,11 @@ def settings_info(settings: Settings, pipeline: Pipeline, temporary_index: bool)
     }
 
 
-def git_info(repo: Path = REPO) -> dict[str, Any]:
-    """Commit and dirtiness of the checkout, read-only; nulls outside a git checkout."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", "--no-optional-locks", "-C", str(repo), *args],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
-
-
-def uncommitted_changes(outputs: Sequence[Path], repo: Path = REPO) -> list[str] | None:
-    """Tracked files with uncommitted changes, other than `outputs` (files or folders) that the
-    update itself writes; None outside a git checkout."""
+def _git(repo: Path, *args: str) -> str | None:
+    """A read-only git command's output, or None when git fails or this is no checkout."""
     try:
         done = subprocess.run(
-            ["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "--no-optional-locks", "-C", str(repo), *args],
             capture_output=True,
             text=True,
             timeout=10,
@@ -344,10 +322,24 @@ def uncommitted_changes(outputs: Sequence[Path], repo: Path = REPO) -> list[str]
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    if done.returncode != 0:
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_info(repo: Path = REPO) -> dict[str, Any]:
+    """Commit and dirtiness of the checkout, read-only; nulls outside a git checkout."""
+    commit = _git(repo, "rev-parse", "HEAD")
+    status = _git(repo, "status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit.strip() if commit else None, "dirty": bool(status.strip()) if status is not None else None}
+
+
+def uncommitted_changes(outputs: Sequence[Path], repo: Path = REPO) -> list[str] | None:
+    """Tracked files with uncommitted changes, other than `outputs` (files or folders) that the
+    update itself writes; None outside a git checkout."""
+    status = _git(repo, "status", "--porcelain", "--untracked-files=no")
+    if status is None:
         return None
     own = [str(p.resolve().relative_to(repo)) for p in outputs if p.resolve().is_relative_to(repo)]
-    changed = [line[3:].strip() for line in done.stdout.splitlines() if line.strip()]
+    changed = [line[3:].strip() for line in status.splitlines() if line.strip()]
     return [path for path in changed if not any(path == o or path.startswith(o + "/") for o in own)]
 
 
