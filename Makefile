@@ -33,7 +33,7 @@ test: setup browser lint
 	$(BIN)/pytest -q
 	$(BIN)/qa eval --retrieval-only --gate
 	$(BIN)/qa eval --verifier --gate
-	$(BIN)/qa eval --split test --gate
+	$(BIN)/qa eval --gate
 	$(BIN)/python -m bench --quick
 
 eval: setup
