@@ -406,18 +406,17 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
     for number in sorted(numbers):
         # Windows stay inside one sentence. "The first Aurus" counts nothing: every series has a first.
         windows = [
-            words[max(0, i - before) : i + after + 1]
-            for words in sentences
-            for i, t in enumerate(words)
-            if number in number_values(t) and not (before == 0 and t in ORDINAL_FIRST)
+            sentence[max(0, i - before) : i + after + 1]
+            for sentence in sentences
+            for i, t in enumerate(sentence)
+            if number in number_values(t) and not (counting and t in ORDINAL_FIRST)
         ]
-        positions = windows
         near = any(_stem(t) in anchors for window in windows for t in window if not number_values(t))
-        if positions and not near:
-            what = "count what the question asks about" if before == 0 else "belong to what the question asks about"
-            problems.append(f"{number} in the cited text does not {what}")
-        elif not positions and before == 0:
+        # A count must stand before the counted thing; another number only where the text has it.
+        if counting and not near:
             problems.append(f"{number} in the cited text does not count what the question asks about")
+        elif windows and not near:
+            problems.append(f"{number} in the cited text does not belong to what the question asks about")
     return problems
 
 

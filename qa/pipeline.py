@@ -176,12 +176,12 @@ class Pipeline:
             # The model cannot read the question; only a number or a date, which the rules can
             # check on their own, is worth asking it for.
             note = f"the model does not read {LANGUAGE_NAMES[language]} questions; only numbers and dates are asked"
-            return self._unsupported(question, language, sentences, [note])
+            return self._unsupported(language, sentences, [note])
         reply, problems = self._generate(question, language, sentences, on_text)
         if reply is not None and not reply.answerable:
             return _Outcome(REFUSAL, "refused", [], ["the model found no answer in the evidence"])
         if reply is None or problems:
-            return self._unsupported(question, language, sentences, problems)
+            return self._unsupported(language, sentences, problems)
         cited = [sentences[i] for i in reply.cited]
         citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
         text = reply.answer
@@ -219,8 +219,7 @@ class Pipeline:
     def _judge(self, question: str, answer: str, evidence: list[str]) -> bool:
         numbered = "\n".join(f"[{n}] {text}" for n, text in enumerate(evidence, start=1))
         user = template("judge_user").render(evidence=numbered, question=question, answer=answer)
-        messages: list[Message] = [{"role": "system", "content": template("answer_system").render(refusal=REFUSAL)}]
-        messages.append({"role": "user", "content": user})
+        messages: list[Message] = [_system_message(), {"role": "user", "content": user}]
         raw = self.generator.generate(messages, JUDGE_SCHEMA, 16)
         try:
             return json.loads(raw)["supported"] is True
@@ -239,9 +238,7 @@ class Pipeline:
         reply = ModelReply(answerable=True, answer=answer, cited=list(range(len(sentences))))
         return self.check_answer(question, reply, sentences)
 
-    def _unsupported(
-        self, question: str, language: Language, sentences: list[Passage], problems: list[str]
-    ) -> _Outcome:
+    def _unsupported(self, language: Language, sentences: list[Passage], problems: list[str]) -> _Outcome:
         """No supported answer: say so, and show the one sentence most similar to the question."""
         best = max(sentences, key=lambda s: s.score)
         citation = self._citation(best.chunk, Span(best.chunk.start, best.chunk.end))
@@ -351,10 +348,14 @@ def _centred_by_language(scores: np.ndarray, languages: list[str]) -> np.ndarray
 
 
 def build_messages(question: str, language: Language, passages: list[Passage]) -> list[Message]:
-    system = template("answer_system").render(refusal=REFUSAL)
     numbered = "\n".join(f"[{n}] {' '.join(p.chunk.text.split())}" for n, p in enumerate(passages, start=1))
     user = template("answer_user").render(passages=numbered, question=question, language_name=LANGUAGE_NAMES[language])
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return [_system_message(), {"role": "user", "content": user}]
+
+
+def _system_message() -> Message:
+    """One system prompt for the answer and the judge pass, so its KV state is shared and saved once."""
+    return {"role": "system", "content": template("answer_system").render(refusal=REFUSAL)}
 
 
 class _AnswerStreamer:
