@@ -8,10 +8,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa.text import NUMBER_WORDS, ORDINAL_FIRST, is_devanagari, normalise_digits, number_values, tokens, words
+from qa.text import (
+    NUMBER_WORDS,
+    ORDINAL_FIRST,
+    ORDINALS,
+    WORD,
+    consonant_skeletons,
+    is_devanagari,
+    normalise_digits,
+    number_values,
+    tokens,
+    words,
+)
 from qa.types import Passage
 
 # Function words that say nothing about the answer (en; Hindi and Marathi postpositions and auxiliaries).
@@ -182,7 +194,7 @@ _ASKS_TIME = re.compile(
 _MONTHS = re.compile(
     r"january|february|march|april|may|june|july|august|september|october|november|december"
     r"|\b(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b"
-    r"|जनवरी|फ़?फरवरी|फ़रवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितंबर|सितम्बर|अक्टूबर|अक्तूबर|नवंबर|नवम्बर|दिसंबर|दिसम्बर"
+    r"|जनवरी|फ़?रवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितंबर|सितम्बर|अक्टूबर|अक्तूबर|नवंबर|नवम्बर|दिसंबर|दिसम्बर"
     r"|जानेवारी|फेब्रुवारी|एप्रिल|मे|जुलै|ऑगस्ट|सप्टेंबर|ऑक्टोबर|नोव्हेंबर|डिसेंबर"
     r"|spring|summer|autumn|fall|winter|वसंत|गर्मी|सर्दी|शरद|उन्हाळ|हिवाळ|पावसाळ"
     r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|last\s+(?:year|week|month)"
@@ -322,7 +334,9 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     problems += whole_sentence_problems(reply.answer, [passages[i].chunk.text for i in reply.cited])
     problems += _echo_problems(reply.answer, question)
     asks_value = asks_for_number(question) or asks_for_time(question)
-    if asks_value and _same_script(question, cited_text):
+    # Across scripts only counts are checked: the counted thing is mostly a noun or a loanword,
+    # matched by its consonants ("ऑरस"/"Aurus"); other question words rarely transliterate.
+    if asks_value and (_same_script(question, cited_text) or asks_for_count(question)):
         problems += _number_context_problems(reply.answer, question, cited_text)
     if _same_script(reply.answer, cited_text):
         problems += _word_problems(reply.answer, cited_text)
@@ -400,6 +414,8 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
     counting = asks_for_count(question)
     asked = counted_words(question) if counting else content_words(question)
     anchors = {_stem(w) for w in asked if w not in NUMBER_WORDS} - {""}
+    if counting:
+        anchors |= {sk for w in asked if w not in NUMBER_WORDS for sk in consonant_skeletons(w)}
     sentences = [tokens(m.group()) for m in _SENTENCE.finditer(cited_text)]
     before, after = (0, 3) if counting else (5, 5)
     problems = []
@@ -411,13 +427,17 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
             for i, t in enumerate(sentence)
             if number in number_values(t) and not (counting and t in ORDINAL_FIRST)
         ]
-        near = any(_stem(t) in anchors for window in windows for t in window if not number_values(t))
+        near = any(_anchored(t, anchors, counting) for window in windows for t in window if not number_values(t))
         # A count must stand before the counted thing; another number only where the text has it.
         if counting and not near:
             problems.append(f"{number} in the cited text does not count what the question asks about")
         elif windows and not near:
             problems.append(f"{number} in the cited text does not belong to what the question asks about")
     return problems
+
+
+def _anchored(token: str, anchors: set[str], by_sound: bool) -> bool:
+    return _stem(token) in anchors or (by_sound and bool(consonant_skeletons(token) & anchors))
 
 
 def counted_words(question: str) -> set[str]:
@@ -438,3 +458,159 @@ def _same_script(a: str, b: str) -> bool:
     if not any(c.isalpha() for c in a):  # a bare number is checked against any script
         return True
     return is_devanagari(a) == is_devanagari(b)
+
+
+_TOKEN_SPAN = re.compile(r"[0-9०-९]+(?:[.,][0-9०-९]+)*|(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
+# Time values compared across languages: years as digits, months and seasons by name.
+_YEAR = re.compile(r"(?<![\d०-९])(?:1[89]|20)\d\d(?![\d०-९])")
+_TIME_NAMES: dict[str, re.Pattern[str]] = {
+    name: re.compile(pattern, re.IGNORECASE)
+    for name, pattern in {
+        "january": r"\bjan(?:uary)?\b|जनवरी|जानेवारी",
+        "february": r"\bfeb(?:ruary)?\b|फ़?रवरी|फेब्रुवारी",
+        "march": r"\bmarch\b|मार्च",
+        "april": r"\bapr(?:il)?\b|अप्रैल|एप्रिल",
+        "may": r"\bmay\b|मई|(?<![\u0900-\u097F])मे(?![\u0900-\u097F])",
+        "june": r"\bjune?\b|जून",
+        "july": r"\bjuly?\b|जुलाई|जुलै",
+        "august": r"\baug(?:ust)?\b|अगस्त|ऑगस्ट",
+        "september": r"\bsept?(?:ember)?\b|सितंबर|सितम्बर|सप्टेंबर",
+        "october": r"\boct(?:ober)?\b|अक्टूबर|अक्तूबर|ऑक्टोबर",
+        "november": r"\bnov(?:ember)?\b|नवंबर|नवम्बर|नोव्हेंबर",
+        "december": r"\bdec(?:ember)?\b|दिसंबर|दिसम्बर|डिसेंबर",
+        "spring": r"\bspring\b|वसंत",
+        "summer": r"\bsummer\b|गर्मी|उन्हाळ",
+        "autumn": r"\bautumn\b|\bfall\b|शरद|पानगळ",
+        "winter": r"\bwinter\b|सर्दी|हिवाळ",
+    }.items()
+}
+
+
+def time_values(text: str) -> set[str]:
+    """The years, months and seasons a text names, language-independent ("2023", "february")."""
+    found = set(_YEAR.findall(normalise_digits(text)))
+    return found | {name for name, pattern in _TIME_NAMES.items() if pattern.search(text)}
+
+
+@dataclass
+class Disagreement:
+    """Another evidence sentence that gives a different value for what the question asks."""
+
+    index: int  # 0-based, among the sentences shown to the model
+    phrase: str  # the words of that sentence stating its value
+
+
+def disagreement(question: str, answer: str, cited: list[int], passages: list[Passage]) -> Disagreement | None:
+    """The best shown sentence, from a source the answer does not cite, stating another date or number.
+
+    Only for questions asking when or how many/much: the values the rules can compare
+    across languages. The candidate still needs the judge's agreement (see the pipeline).
+    """
+    asks_time = asks_for_time(question)
+    if not (asks_time or asks_for_number(question)):
+        return None
+    values = time_values if asks_time else _plain_numbers
+    given = values(answer)
+    cited_sources = {passages[i].chunk.source for i in cited}
+    if not given:
+        return None
+    candidates = []
+    for i, passage in enumerate(passages):
+        text = strip_instructions(passage.chunk.text)
+        if i in cited or passage.chunk.source in cited_sources:
+            continue
+        stated = values(text)
+        if not stated or stated & given or not _same_quantity(question, text):
+            continue
+        if (
+            not asks_time
+            and _same_script(question, text)
+            and _number_context_problems(" ".join(stated), question, text)
+        ):
+            continue
+        candidates.append((passage.score, i, _phrase(text, values)))
+    if not candidates:
+        return None
+    _, index, phrase = max(candidates)
+    return Disagreement(index, phrase)
+
+
+def states_asked_value(question: str, text: str) -> bool:
+    """Whether `text` states a value of the kind `question` asks for (a date for "when", a number for "how many")."""
+    if asks_for_time(question):
+        return bool(time_values(text))
+    if asks_for_number(question):
+        return bool(_plain_numbers(text))
+    return True
+
+
+def _plain_numbers(text: str) -> set[str]:
+    """Numbers other than years and "one"/"first" (an article or a series' start, rarely a value asked for)."""
+    years = set(_YEAR.findall(normalise_digits(text)))
+    return {n for n in number_values(text) if n != "1" and n not in years}
+
+
+def _same_quantity(question: str, text: str) -> bool:
+    """A price question is answered by a sentence with a currency, an age question by one with an age."""
+    asked = [q for q, pattern in _QUANTITIES.items() if pattern.search(question)]
+    return all(_UNITS[q].search(text) for q in asked)
+
+
+def _phrase(text: str, values: Callable[[str], set[str]]) -> str:
+    """The first words of `text` that state a value, with two words before ("in the fall of 2023")."""
+    spans = [m.span() for m in _TOKEN_SPAN.finditer(text)]
+    hits = [n for n, (start, end) in enumerate(spans) if values(text[start:end])]
+    if not hits:
+        return ""
+    last = hits[0]
+    for n in hits[1:]:  # "275 thousand", "fall of 2023": values at most one word apart
+        if n - last > 2:
+            break
+        last = n
+    first = max(0, hits[0] - 2)
+    return text[spans[first][0] : spans[last][1]]
+
+
+# How far after an ordinal the thing it numbers may stand ("the second Aurus", "दुसऱ्यांदा ... हे कार मॉडेल").
+ORDINAL_REACH = 6
+
+
+@dataclass
+class OrdinalCount:
+    """A count read from an ordinal: "the second car" states there are (at least) two cars."""
+
+    count: int
+    index: int  # 0-based, among the sentences shown to the model
+
+
+def count_from_ordinal(question: str, passages: list[Passage]) -> OrdinalCount | None:
+    """For "how many X": the first shown sentence numbering an X second, third, ... (by similarity).
+
+    The counted thing is matched by word stem in the same script and by consonant
+    skeleton across scripts. "First" counts nothing: every series has a first.
+    """
+    if not asks_for_count(question):
+        return None
+    counted = [w for w in words(counted_phrase(question)) if w not in NUMBER_WORDS]
+    keys = {_stem(w) for w in counted} | {s for w in counted for s in consonant_skeletons(w)}
+    for index in sorted(range(len(passages)), key=lambda i: -passages[i].score):
+        found = tokens(strip_instructions(passages[index].chunk.text))
+        for n, token in enumerate(found):
+            value = ORDINALS.get(token, 0)
+            following = found[n + 1 : n + 1 + ORDINAL_REACH]
+            if value >= 2 and any(({_stem(t)} | consonant_skeletons(t)) & keys for t in following):
+                return OrdinalCount(value, index)
+    return None
+
+
+def counted_phrase(question: str) -> str:
+    """The question's own words for what it counts ("Aurus cars" in "How many Aurus cars ...")."""
+    match = _ASKS_COUNT.search(question)
+    if match is None:
+        return ""
+    phrase: list[str] = []
+    for word in WORD.findall(question[match.end() :])[:2]:
+        if word.lower() in _STOPWORDS:  # "how many gifts did Kim ...": the counted thing ends at "did"
+            break
+        phrase.append(word)
+    return " ".join(phrase)

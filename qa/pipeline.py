@@ -16,13 +16,18 @@ import numpy as np
 
 from qa.cite import (
     JUDGE_SCHEMA,
+    Disagreement,
     ModelReply,
     ReplyFormatError,
     answer_schema,
     asks_for_number,
     asks_for_time,
+    count_from_ordinal,
+    counted_phrase,
+    disagreement,
     looks_like_instruction,
     parse_reply,
+    states_asked_value,
     verify,
 )
 from qa.config import Settings
@@ -33,6 +38,7 @@ from qa.llm import Generator, Message
 from qa.prompts import template
 from qa.retrieve import Retrieval, Retriever
 from qa.store import ChromaStore, IndexUnavailable
+from qa.text import english_number, gloss_numbers
 from qa.types import (
     REFUSAL,
     Answer,
@@ -65,6 +71,8 @@ NO_SUPPORTED_ANSWER: dict[Language, str] = {
     "mr": "लेखांमध्ये याचे समर्थित उत्तर सापडले नाही. सर्वात जवळचा उतारा:",
 }
 OnText = Callable[[str], None]
+# Fewer sentences stating a date/number than this and all sentences are candidates.
+MIN_VALUE_SENTENCES = 3
 
 
 class InvalidQuestion(ValueError):
@@ -181,13 +189,43 @@ class Pipeline:
         if reply is not None and not reply.answerable:
             return _Outcome(REFUSAL, "refused", [], ["the model found no answer in the evidence"])
         if reply is None or problems:
-            return self._unsupported(language, sentences, problems)
+            return self._count_from_ordinal(question, language, sentences, problems) or self._unsupported(
+                language, sentences, problems
+            )
         cited = [sentences[i] for i in reply.cited]
-        citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
         text = reply.answer
+        other = self._confirmed_disagreement(question, reply, sentences)
+        if other is not None:
+            cited.append(sentences[other.index])
+            text = f"{text}; another article says “{other.phrase}”"
+        citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
         if self.answer_language(language) != language:
             text = f"{text}\n{ANSWERED_IN_ENGLISH[language]}"
         return _Outcome(text, "generated", citations, [])
+
+    def _count_from_ordinal(
+        self, question: str, language: Language, sentences: list[Passage], problems: list[str]
+    ) -> _Outcome | None:
+        """When the model's count failed the checks: "the second car" in the evidence answers "how many cars"."""
+        found = count_from_ordinal(question, sentences)
+        if found is None:
+            return None
+        number = english_number(found.count) if language == "en" else str(found.count)
+        sentence = sentences[found.index].chunk
+        citation = self._citation(sentence, Span(sentence.start, sentence.end))
+        note = f"the model's answer failed the checks ({'; '.join(problems)}); the count is read from an ordinal"
+        return _Outcome(f"{number} {counted_phrase(question)}".strip(), "generated", [citation], [note])
+
+    def _confirmed_disagreement(
+        self, question: str, reply: ModelReply, sentences: list[Passage]
+    ) -> Disagreement | None:
+        """A sentence of another source stating a different date or number, if the judge agrees it answers."""
+        other = disagreement(question, reply.answer, reply.cited, sentences)
+        if other is None or (
+            self.settings.llm.judge and not self._judge(question, other.phrase, [sentences[other.index].chunk.text])
+        ):
+            return None
+        return other
 
     def answer_language(self, language: Language) -> Language:
         """The asker's language when the model writes it acceptably (settings), else English."""
@@ -217,7 +255,7 @@ class Pipeline:
         return [] if self._judge(question, reply.answer, evidence) else ["the judge found the answer unsupported"]
 
     def _judge(self, question: str, answer: str, evidence: list[str]) -> bool:
-        numbered = "\n".join(f"[{n}] {text}" for n, text in enumerate(evidence, start=1))
+        numbered = _numbered(evidence)
         user = template("judge_user").render(evidence=numbered, question=question, answer=answer)
         messages: list[Message] = [_system_message(), {"role": "user", "content": user}]
         raw = self.generator.generate(messages, JUDGE_SCHEMA, 16)
@@ -301,6 +339,10 @@ class Pipeline:
                 text = " ".join(original[span.start : span.end].split())
                 if len(text) >= 12 and not looks_like_instruction(text):
                     candidates.append((passage, span, text))
+        # A question asking when or how many is answered by a sentence stating a date or a number.
+        stating = [c for c in candidates if states_asked_value(question, c[2])]
+        if len(stating) >= MIN_VALUE_SENTENCES:
+            candidates = stating
         if not candidates:
             return []
         query = self.embedder.embed([question], "query")[0]
@@ -348,9 +390,14 @@ def _centred_by_language(scores: np.ndarray, languages: list[str]) -> np.ndarray
 
 
 def build_messages(question: str, language: Language, passages: list[Passage]) -> list[Message]:
-    numbered = "\n".join(f"[{n}] {' '.join(p.chunk.text.split())}" for n, p in enumerate(passages, start=1))
+    numbered = _numbered([p.chunk.text for p in passages])
     user = template("answer_user").render(passages=numbered, question=question, language_name=LANGUAGE_NAMES[language])
     return [_system_message(), {"role": "user", "content": user}]
+
+
+def _numbered(sentences: list[str]) -> str:
+    """Evidence as the model sees it: numbered lines, Hindi/Marathi number words glossed with digits."""
+    return "\n".join(f"[{n}] {gloss_numbers(' '.join(text.split()))}" for n, text in enumerate(sentences, start=1))
 
 
 def _system_message() -> Message:

@@ -117,12 +117,17 @@ _DEVANAGARI_WORDS = {
     # tens
     "तीस": 30, "चालीस": 40, "चाळीस": 40, "पचास": 50, "पन्नास": 50, "साठ": 60, "सत्तर": 70,
     "अस्सी": 80, "ऐंशी": 80, "नब्बे": 90, "नव्वद": 90,
-    # ordinals (Hindi, Marathi), masculine/feminine/oblique
+}  # fmt: skip
+_DEVANAGARI_ORDINALS = {
+    # Hindi and Marathi, masculine/feminine/oblique
     "पहला": 1, "पहली": 1, "पहले": 1, "पहिला": 1, "पहिली": 1, "पहिले": 1,
     "दूसरा": 2, "दूसरी": 2, "दूसरे": 2, "दुसरा": 2, "दुसरी": 2, "दुसरे": 2, "दुसऱ्या": 2,
     "तीसरा": 3, "तीसरी": 3, "तीसरे": 3, "तिसरा": 3, "तिसरी": 3, "तिसरे": 3, "तिसऱ्या": 3,
     "चौथा": 4, "चौथी": 4, "चौथे": 4, "पांचवां": 5, "पाँचवाँ": 5, "पांचवीं": 5, "पाचवा": 5, "पाचवी": 5,
+    # Marathi ordinal adverbs ("for the second time")
+    "पहिल्यांदा": 1, "दुसऱ्यांदा": 2, "तिसऱ्यांदा": 3, "चौथ्यांदा": 4, "पाचव्यांदा": 5,
 }  # fmt: skip
+ORDINALS: dict[str, int] = {**{w: n for n, w in enumerate(_EN_ORDINALS)}, **_DEVANAGARI_ORDINALS}
 ORDINAL_FIRST = frozenset({"first", "पहला", "पहली", "पहले", "पहिला", "पहिली", "पहिले"})
 _MULTIPLIERS = {
     "hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
@@ -140,7 +145,13 @@ NUMBER_WORDS: dict[str, int] = {
     **{w: n for n, w in enumerate(_HI_UNITS)},
     **{w: n for n, w in enumerate(_MR_UNITS)},
     **_DEVANAGARI_WORDS,
+    **_DEVANAGARI_ORDINALS,
 }
+
+
+def english_number(value: int) -> str:
+    """ "two" for 2 (up to twenty), digits beyond."""
+    return _EN_UNITS[value] if 0 <= value < len(_EN_UNITS) else str(value)
 
 
 def normalise_digits(text: str) -> str:
@@ -211,3 +222,59 @@ def tokens(text: str) -> list[str]:
 def is_devanagari(text: str) -> bool:
     letters = [c for c in text if c.isalpha() or "\u0900" <= c <= "\u097f"]
     return bool(letters) and sum("\u0900" <= c <= "\u097f" for c in letters) > len(letters) / 2
+
+
+_EN_ORDINAL_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
+
+
+def _ordinal(value: int) -> str:
+    suffix = "th" if 10 <= value % 100 <= 20 else _EN_ORDINAL_SUFFIX.get(value % 10, "th")
+    return f"{value}{suffix}"
+
+
+def gloss_numbers(text: str) -> str:
+    """Devanagari digits as ASCII and each Hindi/Marathi number word followed by its value.
+
+    "दुसरी ऑरस" -> "दुसरी (2nd) ऑरस", "दोन कार" -> "दोन (2) कार": the small model reads
+    Latin digits far better than Devanagari number words. Only for the model's eyes;
+    citations keep the source text.
+    """
+
+    def gloss(match: re.Match[str]) -> str:
+        word = match.group(0)
+        value = NUMBER_WORDS.get(word)
+        # "एक" is also the indefinite article: a "(1)" after every "a" would only mislead.
+        if value is None or not is_devanagari(word) or (value == 1 and word not in _DEVANAGARI_ORDINALS):
+            return word
+        shown = str(value)
+        if word in _DEVANAGARI_ORDINALS:
+            shown = f"{_ordinal(value)} time" if word.endswith("ांदा") else _ordinal(value)
+        return f"{word} ({shown})"
+
+    return WORD.sub(gloss, normalise_digits(text))
+
+
+# Sounds written alike across Latin and Devanagari, for names and loanwords ("Aurus"/"ऑरस", "car"/"कार").
+_DEVANAGARI_CONSONANTS = {
+    "क": "k", "ख": "k", "ग": "g", "घ": "g", "च": "c", "छ": "c", "ज": "j", "झ": "j", "ट": "t", "ठ": "t",
+    "ड": "d", "ढ": "d", "ण": "n", "त": "t", "थ": "t", "द": "d", "ध": "d", "न": "n", "प": "p", "फ": "f",
+    "ब": "b", "भ": "b", "म": "m", "र": "r", "ऱ": "r", "ल": "l", "ळ": "l", "व": "v", "श": "s", "ष": "s", "स": "s",
+}  # fmt: skip
+_LATIN_SOUNDS = (("ph", "f"), ("ch", "c"), ("sh", "s"), ("c", "k"), ("q", "k"), ("x", "ks"), ("z", "j"), ("w", "v"))
+
+
+def consonant_skeletons(word: str) -> set[str]:
+    """The consonants of a word as Latin letters, so a loanword matches across scripts.
+
+    Vowels, "h" and "y" go (transliterations disagree on them); a Latin plural "s" is
+    also tried without. Skeletons shorter than two letters match too much and are dropped.
+    """
+    word = word.lower()
+    if is_devanagari(word):
+        skeletons = {"".join(_DEVANAGARI_CONSONANTS.get(c, "") for c in word)}
+    else:
+        for written, sound in _LATIN_SOUNDS:
+            word = word.replace(written, sound)
+        bare = "".join(c for c in word if c.isalpha() and c not in "aeiouhy")
+        skeletons = {bare, bare[:-1] if bare.endswith("s") else bare}
+    return {re.sub(r"(.)\1+", r"\1", s) for s in skeletons if len(s) >= 2}

@@ -26,7 +26,7 @@ from tests.conftest import SEEDS, fake_settings
 
 QUESTION = "What did Kim Yo Jong say about the car?"
 # The fake generator's draft for this one fails verification: the final answer quotes the sources.
-REPLACED_QUESTION = "How many Aurus cars has Kim received?"
+REPLACED_QUESTION = "How old is Kim Jong Un?"
 SOURCE = "003_35e64f3a5f04986d.txt"
 
 

@@ -6,7 +6,19 @@ import json
 
 import pytest
 
-from qa.cite import ModelReply, ReplyFormatError, answer_schema, numbers_in, parse_reply, verify
+from qa.cite import (
+    ModelReply,
+    ReplyFormatError,
+    answer_schema,
+    count_from_ordinal,
+    counted_phrase,
+    disagreement,
+    numbers_in,
+    parse_reply,
+    time_values,
+    verify,
+)
+from qa.text import consonant_skeletons, gloss_numbers
 from qa.types import Chunk, Passage
 
 
@@ -142,3 +154,86 @@ def test_cross_script_answer_checks_numbers_only() -> None:
 def test_an_ordinal_does_not_support_a_count() -> None:
     first = passage("He received the first Aurus Senate during a meeting in Vladivostok.", 1)
     assert verify(ModelReply(True, "1", [0]), [first], "How many Aurus cars has Kim received?")
+
+
+def _from(source: str, text: str, score: float = 0.5) -> Passage:
+    return Passage(Chunk(id=f"c-{source}", source=source, text=text, start=0, end=len(text), language="en"), score, 1)
+
+
+OPENED = [
+    _from("a.txt", "The bridge was opened to traffic in the spring of 2019."),
+    _from("b.txt", "पुलावरून वाहतूक जुलैमध्ये सुरू झाली.", 0.2),
+    _from("a.txt", "It was designed in 2015 by a local firm."),
+]
+
+
+def test_time_values_are_compared_across_languages() -> None:
+    assert time_values("in the spring of 2019") == {"spring", "2019"}
+    assert time_values("जुलैमध्ये २०१९ साली") == {"july", "2019"}
+    assert time_values("फरवरी में") == time_values("in February") == {"february"}
+
+
+def test_another_source_with_another_date_is_a_disagreement() -> None:
+    found = disagreement("When was the bridge opened?", "the spring of 2019", [0], OPENED)
+    assert found is not None
+    assert found.index == 1
+    assert "जुलैमध्ये" in found.phrase
+
+
+def test_the_same_date_or_the_same_source_is_no_disagreement() -> None:
+    agreeing = [OPENED[0], _from("b.txt", "Traffic started crossing it in 2019.")]
+    assert disagreement("When was the bridge opened?", "2019", [0], agreeing) is None
+    # sentence 2 states another year, but it is the cited article's own sentence
+    assert disagreement("When was the bridge opened?", "2019", [0], [OPENED[0], OPENED[2]]) is None
+
+
+def test_only_dates_and_numbers_are_compared() -> None:
+    assert disagreement("Who designed the bridge?", "a local firm", [2], OPENED) is None
+
+
+def test_a_number_of_another_quantity_is_no_disagreement() -> None:
+    price = [_from("a.txt", "The car costs 300 thousand dollars."), _from("b.txt", "Its owner is 40 years old.")]
+    assert disagreement("How much does the car cost?", "300 thousand dollars", [0], price) is None
+    other_price = [price[0], _from("b.txt", "Another report puts the car at 275 thousand dollars.")]
+    found = disagreement("How much does the car cost?", "300 thousand dollars", [0], other_price)
+    assert found is not None and "275 thousand" in found.phrase
+
+
+def test_the_model_sees_hindi_and_marathi_number_words_as_digits() -> None:
+    assert gloss_numbers("तिसरी बस आणि दोन गाड्या") == "तिसरी (3rd) बस आणि दोन (2) गाड्या"
+    assert gloss_numbers("चौथ्यांदा") == "चौथ्यांदा (4th time)"
+    assert gloss_numbers("सन् १९९८ में एक पुल") == "सन् 1998 में एक पुल"  # "एक" is mostly "a"
+    assert gloss_numbers("two bridges") == "two bridges"
+
+
+def test_consonant_skeletons_match_loanwords_across_scripts() -> None:
+    assert consonant_skeletons("Tesla") & consonant_skeletons("टेस्ला")
+    assert consonant_skeletons("buses") & consonant_skeletons("बस")
+    assert not consonant_skeletons("train") & consonant_skeletons("बस")
+    assert consonant_skeletons("a") == set()  # too short to mean anything
+
+
+def test_a_count_is_read_from_an_ordinal_of_the_counted_thing() -> None:
+    shown = [
+        _from("a.txt", "The mayor opened the bridge in 2019.", 0.4),
+        _from("b.txt", "शहराला मिळालेली ही तिसरी टेस्ला बस आहे.", 0.2),
+    ]
+    found = count_from_ordinal("How many Tesla buses has the city received?", shown)
+    assert found is not None and (found.count, found.index) == (3, 1)
+    assert counted_phrase("How many Tesla buses has the city received?") == "Tesla buses"
+
+
+def test_no_count_from_a_first_an_unrelated_ordinal_or_a_non_count_question() -> None:
+    first = [_from("a.txt", "It was the first Tesla bus in the city.")]
+    other = [_from("a.txt", "For the second year running the city bought no new buses.")]
+    assert count_from_ordinal("How many Tesla buses does the city have?", first) is None
+    assert count_from_ordinal("How many ferries does the city run?", other) is None
+    assert count_from_ordinal("When did the city buy Tesla buses?", first) is None
+
+
+def test_a_count_across_scripts_must_be_of_the_counted_thing() -> None:
+    gifts = passage("The mayor received three gifts from the company.")
+    buses = passage("The city received three Tesla buses.")
+    question = "शहराला किती टेस्ला बस मिळाल्या?"
+    assert verify(ModelReply(True, "3", [0]), [gifts], question)
+    assert verify(ModelReply(True, "3", [0]), [buses], question) == []
