@@ -27,6 +27,7 @@ from qa.cite import (
 )
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.formats import page_of
 from qa.indexer import Progress, ingest
 from qa.ingest import detect_language
 from qa.llm import Generator, Message
@@ -335,8 +336,12 @@ class Pipeline:
         return self._versions[chunk.file_hash]
 
     def _citation(self, chunk: Chunk, span: Span) -> Citation:
-        quote = self.chunk_file_text(chunk)[span.start : span.end]
-        return Citation(source=chunk.source, chunk_id=chunk.id, quote=quote, start=span.start, end=span.end)
+        text = self.chunk_file_text(chunk)
+        quote = text[span.start : span.end]
+        page = page_of(chunk.source, text, span.start)
+        return Citation(
+            source=chunk.source, chunk_id=chunk.id, quote=quote, start=span.start, end=span.end, page=page
+        )
 
 
 def _centred_by_language(scores: np.ndarray, languages: list[str]) -> np.ndarray:

@@ -80,6 +80,9 @@ class Citation(BaseModel):
     quote: str = Field(description="The exact text of the source file at [start, end).")
     start: int = Field(description="Character offset of the quote in the original file.")
     end: int = Field(description="Character offset one past the end of the quote.")
+    page: int | None = Field(
+        None, description="1-based page of a PDF source where the quote starts; null for other formats."
+    )
 
 
 class Timings(BaseModel):
