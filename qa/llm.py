@@ -19,11 +19,13 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
 from qa.grammar import compact_grammar
+from qa.types import Usage
 
 Message = dict[str, str]
 OnText = Callable[[str], None]
@@ -43,6 +45,33 @@ class Generator(Protocol):
     ) -> str:
         """Return the model's JSON text; call `on_text` with each new piece as it is produced."""
         ...
+
+
+# --- token usage ------------------------------------------------------------------------
+
+# The answer being computed in this context, if any: generators add the tokens each
+# call reports, so an answer's usage sums all its passes (answer, judge, condense)
+# without widening the Generator protocol.
+_current_usage: ContextVar[Usage | None] = ContextVar("qa_current_usage", default=None)
+
+
+@contextlib.contextmanager
+def metered_usage() -> Iterator[Usage]:
+    """Sum the tokens of every generator call made inside the block (in this thread/context)."""
+    usage = Usage()
+    token = _current_usage.set(usage)
+    try:
+        yield usage
+    finally:
+        _current_usage.reset(token)
+
+
+def record_usage(prompt_tokens: int | None, completion_tokens: int | None) -> None:
+    """Add one call's token counts to the answer being metered; a backend that reports none adds 0."""
+    usage = _current_usage.get()
+    if usage is not None:
+        usage.prompt_tokens += int(prompt_tokens or 0)
+        usage.completion_tokens += int(completion_tokens or 0)
 
 
 # --- model files from registry packages ---------------------------------------
@@ -163,15 +192,19 @@ class LlamaCppGenerator:
             if on_text is None:
                 return _completion_text(self._server.handle_chat_completions(request))
             pieces: list[str] = []
+            reported: list[dict[str, Any]] = []
 
             def collect(chunk: Any) -> None:
                 delta = _delta_text(chunk)
+                reported.extend(_reported_usage(chunk))
                 if delta:
                     pieces.append(delta)
                     on_text(delta)
 
             request["stream"] = True
             self._server.handle_chat_completions(request, collect)
+            for usage in reported[-1:]:  # the callback may run on llama.cpp's thread: record here
+                record_usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
             return "".join(pieces)
 
     def _prepare_system_prefix(self, messages: list[Message]) -> None:
@@ -257,7 +290,29 @@ def _completion_text(result: Any) -> str:
         result = json.loads(result)
     if "error" in result:
         raise GeneratorUnavailable(f"llama.cpp error: {result['error']}")
+    for usage in _reported_usage(result):
+        record_usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
     return str(result["choices"][0]["message"]["content"])
+
+
+def _reported_usage(result: Any) -> list[dict[str, Any]]:
+    """Token counts of a llama.cpp result or stream chunk, if it has them.
+
+    Whole results carry OpenAI's `usage`; the last stream chunk carries only llama.cpp's
+    `timings` (asking for `usage` would change the request), where the prompt is the
+    cached plus the evaluated tokens.
+    """
+    if isinstance(result, str):
+        result = json.loads(result)
+    if not isinstance(result, dict):
+        return []
+    usage, timings = result.get("usage"), result.get("timings")
+    if isinstance(usage, dict):
+        return [usage]
+    if isinstance(timings, dict) and "predicted_n" in timings:
+        prompt = int(timings.get("cache_n", 0)) + int(timings.get("prompt_n", 0))
+        return [{"prompt_tokens": prompt, "completion_tokens": int(timings["predicted_n"])}]
+    return []
 
 
 def _delta_text(chunk: Any) -> str:
@@ -296,6 +351,7 @@ class OllamaGenerator:
         try:
             if on_text is None:
                 response = self._client.chat(model=self._model, messages=messages, format=schema, options=options)
+                record_usage(response.prompt_eval_count, response.eval_count)
                 return str(response.message.content or "")
             pieces: list[str] = []
             for part in self._client.chat(
@@ -305,6 +361,8 @@ class OllamaGenerator:
                 if delta:
                     pieces.append(delta)
                     on_text(delta)
+                if part.done:  # the last part carries the counts
+                    record_usage(part.prompt_eval_count, part.eval_count)
             return "".join(pieces)
         except (ConnectionError, httpx.HTTPError) as exc:
             raise GeneratorUnavailable(f"Ollama at {self._host} is unreachable or timed out: {exc}") from exc
@@ -334,6 +392,8 @@ class FakeGenerator:
     ) -> str:
         self.calls.append(messages)
         text = json.dumps(self._reply(messages), ensure_ascii=False)
+        # Fake token counts (words), so usage reporting is testable without a model.
+        record_usage(sum(len(m["content"].split()) for m in messages), len(text.split()))
         if on_text is not None:
             for i in range(0, len(text), 8):
                 on_text(text[i : i + 8])

@@ -30,7 +30,7 @@ from qa.embed import Embedder
 from qa.formats import page_of
 from qa.indexer import Progress, ingest
 from qa.ingest import detect_language
-from qa.llm import Generator, Message
+from qa.llm import Generator, Message, metered_usage
 from qa.prompts import template
 from qa.retrieve import Retrieval, Retriever
 from qa.store import ChromaStore, IndexUnavailable
@@ -133,10 +133,11 @@ class Pipeline:
         started = time.perf_counter()
         question = self.check_question(question)
         language = detect_language(question)
-        standalone = self.condense(question, history) if history else question
-        retrieval = self.retriever.retrieve(standalone)
-        retrieved_at = time.perf_counter()
-        outcome = self._respond(standalone, language, retrieval, on_text)
+        with metered_usage() as usage:
+            standalone = self.condense(question, history) if history else question
+            retrieval = self.retriever.retrieve(standalone)
+            retrieved_at = time.perf_counter()
+            outcome = self._respond(standalone, language, retrieval, on_text)
         finished = time.perf_counter()
         return Answer(
             question=question,
@@ -150,6 +151,7 @@ class Pipeline:
                 generate_ms=round((finished - retrieved_at) * 1000, 1),
                 total_ms=round((finished - started) * 1000, 1),
             ),
+            usage=usage,
             backend=self.backend_info(),
             notes=outcome.notes,
         )

@@ -91,6 +91,13 @@ class Timings(BaseModel):
     total_ms: float = 0.0
 
 
+class Usage(BaseModel):
+    """Tokens the model read and wrote for one answer, summed over its passes (0 when not reported)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 class BackendInfo(BaseModel):
     llm: str
     embedder: str
@@ -106,6 +113,7 @@ class Answer(BaseModel):
     mode: Mode
     citations: list[Citation] = Field(default_factory=list)
     timings: Timings = Field(default_factory=Timings)
+    usage: Usage = Field(default_factory=Usage)
     backend: BackendInfo
     # Why verification rejected a generated answer, if it did (empty when it passed).
     notes: list[str] = Field(default_factory=list)
