@@ -65,7 +65,7 @@ class LLMSettings(_Section):
     backend: Literal["embedded", "ollama", "openai", "fake"] = Field(
         "embedded",
         description="embedded = llama.cpp in-process; ollama = an Ollama server; openai = any OpenAI-compatible "
-        "server (llama.cpp's, vLLM, LM Studio, OpenAI); fake = tests.",
+        "server (tested against llama.cpp's); fake = tests.",
     )
     model: Literal["qwen2.5-coder-1.5b", "smollm2-135m"] = Field(
         "qwen2.5-coder-1.5b", description="Registry-packaged GGUF model for the embedded backend."

@@ -376,7 +376,7 @@ StructuredOutput = Literal["auto", "json_schema", "prompt"]
 
 
 class OpenAIGenerator:
-    """A model on any OpenAI-compatible server (llama.cpp's, vLLM, LM Studio, OpenAI), through
+    """A model on any OpenAI-compatible server (tested against llama.cpp's own), through
     the official `openai` client.
 
     The schema goes in `response_format` (json_schema). A server that rejects that
