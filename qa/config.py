@@ -1,7 +1,7 @@
 """Typed settings, read from `QA_*` environment variables (nested with `__`).
 
 Nothing is loaded at import time: call `get_settings()`.
-Examples: `QA_HOME=/data/qa`, `QA_LLM__BACKEND=ollama`, `QA_LLM__MODEL_PATH=/models/x.gguf`,
+Examples: `QA_HOME=/data/qa`, `QA_LLM__BACKEND=ollama`, `QA_LLM__BACKEND=openai`, `QA_LLM__MODEL_PATH=/models/x.gguf`,
 `QA_EMBED__BACKEND=sentence-transformers`, `QA_RETRIEVE__TOP_K=4`.
 """
 
@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,8 +62,10 @@ class RetrieveSettings(_Section):
 
 
 class LLMSettings(_Section):
-    backend: Literal["embedded", "ollama", "fake"] = Field(
-        "embedded", description="embedded = llama.cpp in-process; ollama = an Ollama server; fake = tests."
+    backend: Literal["embedded", "ollama", "openai", "fake"] = Field(
+        "embedded",
+        description="embedded = llama.cpp in-process; ollama = an Ollama server; openai = any OpenAI-compatible "
+        "server (tested against llama.cpp's); fake = tests.",
     )
     model: Literal["qwen2.5-coder-1.5b", "smollm2-135m"] = Field(
         "qwen2.5-coder-1.5b", description="Registry-packaged GGUF model for the embedded backend."
@@ -92,6 +94,22 @@ class LLMSettings(_Section):
         None, description="Ollama base URL; defaults to $OLLAMA_HOST, then http://127.0.0.1:11434."
     )
     ollama_model: str = Field("qwen2.5-coder:1.5b", description="Model name on the Ollama server.")
+    base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible server's base URL including /v1, e.g. http://127.0.0.1:8080/v1; "
+        "defaults to $OPENAI_BASE_URL, then OpenAI's own.",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="API key for the OpenAI-compatible server; defaults to $OPENAI_API_KEY (local servers: none)."
+    )
+    openai_model: str = Field(
+        "qwen2.5-coder-1.5b", description="Model name sent to the OpenAI-compatible server (llama.cpp's ignores it)."
+    )
+    structured_output: Literal["auto", "json_schema", "prompt"] = Field(
+        "auto",
+        description="How the openai backend gets JSON: json_schema = response_format only; prompt = the schema "
+        "in the prompt and the reply checked against it; auto = json_schema, then prompt if the server rejects it.",
+    )
     timeout_s: float = Field(120.0, gt=0, description="Seconds to wait for one generation (CPU inference is slow).")
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from qa.formats import Unextractable, extract_text, is_document
 from qa.types import Chunk, Language, Span
 
 MAX_FILE_BYTES = 5_000_000
@@ -67,7 +68,7 @@ class CleanText:
 
 
 def read_source(path: Path) -> str:
-    """Read a UTF-8 text file, or raise SkipFile saying why it cannot be used."""
+    """Read a UTF-8 text file, or the text of a PDF, HTML or DOCX file; raise SkipFile saying why not."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -78,6 +79,8 @@ def read_source(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise SkipFile(f"unreadable: {exc.strerror}") from exc
+    if is_document(path):
+        return _document_text(path, data)
     if b"\x00" in data:
         raise SkipFile("binary file")
     try:
@@ -87,6 +90,15 @@ def read_source(path: Path) -> str:
     if not text.strip():
         raise SkipFile("empty")
     return text
+
+
+def _document_text(path: Path, data: bytes) -> str:
+    if not data.strip():
+        raise SkipFile("empty")
+    try:
+        return extract_text(path, data)
+    except Unextractable as exc:
+        raise SkipFile(str(exc)) from exc
 
 
 def is_boilerplate(line: str) -> bool:

@@ -1,4 +1,4 @@
-"""Generators: a small protocol, llama.cpp in-process (xllamacpp), Ollama, and a fake.
+"""Generators: a small protocol, llama.cpp in-process (xllamacpp), Ollama, any OpenAI-compatible server, and a fake.
 
 Every generator returns raw JSON text that follows the given JSON schema; the
 schema is enforced by the runtime's grammar, so a small model cannot emit
@@ -19,11 +19,13 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from qa.grammar import compact_grammar
+from qa.types import Usage
 
 Message = dict[str, str]
 OnText = Callable[[str], None]
@@ -43,6 +45,33 @@ class Generator(Protocol):
     ) -> str:
         """Return the model's JSON text; call `on_text` with each new piece as it is produced."""
         ...
+
+
+# --- token usage ------------------------------------------------------------------------
+
+# The answer being computed in this context, if any: generators add the tokens each
+# call reports, so an answer's usage sums all its passes (answer, judge, condense)
+# without widening the Generator protocol.
+_current_usage: ContextVar[Usage | None] = ContextVar("qa_current_usage", default=None)
+
+
+@contextlib.contextmanager
+def metered_usage() -> Iterator[Usage]:
+    """Sum the tokens of every generator call made inside the block (in this thread/context)."""
+    usage = Usage()
+    token = _current_usage.set(usage)
+    try:
+        yield usage
+    finally:
+        _current_usage.reset(token)
+
+
+def record_usage(prompt_tokens: int | None, completion_tokens: int | None) -> None:
+    """Add one call's token counts to the answer being metered; a backend that reports none adds 0."""
+    usage = _current_usage.get()
+    if usage is not None:
+        usage.prompt_tokens += int(prompt_tokens or 0)
+        usage.completion_tokens += int(completion_tokens or 0)
 
 
 # --- model files from registry packages ---------------------------------------
@@ -163,15 +192,19 @@ class LlamaCppGenerator:
             if on_text is None:
                 return _completion_text(self._server.handle_chat_completions(request))
             pieces: list[str] = []
+            reported: list[dict[str, Any]] = []
 
             def collect(chunk: Any) -> None:
                 delta = _delta_text(chunk)
+                reported.extend(_reported_usage(chunk))
                 if delta:
                     pieces.append(delta)
                     on_text(delta)
 
             request["stream"] = True
             self._server.handle_chat_completions(request, collect)
+            for usage in reported[-1:]:  # the callback may run on llama.cpp's thread: record here
+                record_usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
             return "".join(pieces)
 
     def _prepare_system_prefix(self, messages: list[Message]) -> None:
@@ -257,7 +290,29 @@ def _completion_text(result: Any) -> str:
         result = json.loads(result)
     if "error" in result:
         raise GeneratorUnavailable(f"llama.cpp error: {result['error']}")
+    for usage in _reported_usage(result):
+        record_usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
     return str(result["choices"][0]["message"]["content"])
+
+
+def _reported_usage(result: Any) -> list[dict[str, Any]]:
+    """Token counts of a llama.cpp result or stream chunk, if it has them.
+
+    Whole results carry OpenAI's `usage`; the last stream chunk carries only llama.cpp's
+    `timings` (asking for `usage` would change the request), where the prompt is the
+    cached plus the evaluated tokens.
+    """
+    if isinstance(result, str):
+        result = json.loads(result)
+    if not isinstance(result, dict):
+        return []
+    usage, timings = result.get("usage"), result.get("timings")
+    if isinstance(usage, dict):
+        return [usage]
+    if isinstance(timings, dict) and "predicted_n" in timings:
+        prompt = int(timings.get("cache_n", 0)) + int(timings.get("prompt_n", 0))
+        return [{"prompt_tokens": prompt, "completion_tokens": int(timings["predicted_n"])}]
+    return []
 
 
 def _delta_text(chunk: Any) -> str:
@@ -296,6 +351,7 @@ class OllamaGenerator:
         try:
             if on_text is None:
                 response = self._client.chat(model=self._model, messages=messages, format=schema, options=options)
+                record_usage(response.prompt_eval_count, response.eval_count)
                 return str(response.message.content or "")
             pieces: list[str] = []
             for part in self._client.chat(
@@ -305,11 +361,190 @@ class OllamaGenerator:
                 if delta:
                     pieces.append(delta)
                     on_text(delta)
+                if part.done:  # the last part carries the counts
+                    record_usage(part.prompt_eval_count, part.eval_count)
             return "".join(pieces)
         except (ConnectionError, httpx.HTTPError) as exc:
             raise GeneratorUnavailable(f"Ollama at {self._host} is unreachable or timed out: {exc}") from exc
         except ollama.ResponseError as exc:
             raise GeneratorUnavailable(f"Ollama at {self._host} answered {exc.status_code}: {exc.error}") from exc
+
+
+# --- OpenAI-compatible servers --------------------------------------------------------
+
+StructuredOutput = Literal["auto", "json_schema", "prompt"]
+
+
+class OpenAIGenerator:
+    """A model on any OpenAI-compatible server (tested against llama.cpp's own), through
+    the official `openai` client.
+
+    The schema goes in `response_format` (json_schema). A server that rejects that
+    gets, from then on, the schema written into the prompt instead; its reply is then
+    cut out of any surrounding prose and checked against the schema (`prompt` mode).
+    No retries: a server that is down or slow should become a 503 now, not in minutes.
+    `http_client` (an `httpx.Client`) is for tests that fake the server with `httpx.MockTransport`.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None,
+        api_key: str | None,
+        timeout_s: float,
+        structured: StructuredOutput = "auto",
+        http_client: Any = None,
+    ) -> None:
+        import openai
+
+        # Local servers take any key, but the client refuses to start without one.
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "none"
+        self._client = openai.OpenAI(
+            base_url=base_url, api_key=key, timeout=timeout_s, max_retries=0, http_client=http_client
+        )
+        self._where = str(self._client.base_url).rstrip("/")
+        self._model = model
+        self._schema_in_prompt = structured == "prompt"
+        self._may_fall_back = structured == "auto"
+        self.name = f"openai:{model}"
+
+    def generate(
+        self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
+    ) -> str:
+        import openai
+
+        try:
+            if not self._schema_in_prompt:
+                try:
+                    return self._complete(messages, max_tokens, on_text, _json_schema_format(schema))
+                except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                    if not self._may_fall_back:
+                        raise
+                    log.warning("%s rejected a JSON-schema response_format (%s); putting the schema in the "
+                                "prompt from now on", self._where, exc.message)  # fmt: skip
+                    self._schema_in_prompt = True
+            raw = self._complete(with_schema_instruction(messages, schema), max_tokens, on_text, None)
+            return checked_json(raw, schema)
+        except openai.APITimeoutError as exc:
+            raise GeneratorUnavailable(f"OpenAI-compatible server at {self._where} timed out: {exc}") from exc
+        except openai.APIConnectionError as exc:
+            raise GeneratorUnavailable(f"OpenAI-compatible server at {self._where} is unreachable: {exc}") from exc
+        except openai.APIStatusError as exc:
+            raise GeneratorUnavailable(
+                f"OpenAI-compatible server at {self._where} answered {exc.status_code}: {exc.message}"
+            ) from exc
+
+    def _complete(
+        self, messages: list[Message], max_tokens: int, on_text: OnText | None, response_format: dict[str, Any] | None
+    ) -> str:
+        request: dict[str, Any] = {
+            "model": self._model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+        }
+        if response_format is not None:
+            request["response_format"] = response_format
+        if on_text is None:
+            response = self._client.chat.completions.create(**request)
+            if response.usage is not None:
+                record_usage(response.usage.prompt_tokens, response.usage.completion_tokens)
+            return response.choices[0].message.content or "" if response.choices else ""
+        pieces: list[str] = []
+        stream = self._client.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})
+        for chunk in stream:
+            if chunk.usage is not None:  # the last chunk, with no choices
+                record_usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            delta = chunk.choices[0].delta.content if chunk.choices else None
+            if delta:
+                pieces.append(delta)
+                on_text(delta)
+        return "".join(pieces)
+
+
+def _json_schema_format(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+
+
+def with_schema_instruction(messages: list[Message], schema: dict[str, Any]) -> list[Message]:
+    """The messages with the JSON schema spelled out, for a server that cannot enforce it."""
+    rule = (
+        "Reply with one JSON object and nothing else (no code fence, no prose). "
+        f"It must follow this JSON schema: {json.dumps(schema, ensure_ascii=False)}"
+    )
+    if messages and messages[0]["role"] == "system":
+        return [{"role": "system", "content": f"{messages[0]['content']}\n\n{rule}"}, *messages[1:]]
+    return [{"role": "system", "content": rule}, *messages]
+
+
+def checked_json(raw: str, schema: dict[str, Any]) -> str:
+    """The JSON object in `raw` if it follows `schema`, else "" (which every caller treats as malformed).
+
+    Without a grammar a model may wrap the object in prose or a code fence, or write
+    another shape; this is the check the server's grammar would otherwise have made.
+    """
+    start, end = raw.find("{"), raw.rfind("}")
+    if start < 0 or end < start:
+        log.warning("model reply holds no JSON object: %.80r", raw)
+        return ""
+    candidate = raw[start : end + 1]
+    try:
+        value = json.loads(candidate)
+    except (ValueError, RecursionError):
+        log.warning("model reply is not valid JSON: %.80r", raw)
+        return ""
+    problems = schema_problems(value, schema)
+    if problems:
+        log.warning("model reply does not follow the schema: %s", "; ".join(problems))
+        return ""
+    return candidate
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+def schema_problems(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
+    """What in `value` breaks `schema`: the subset of JSON Schema this project's schemas use
+    (type, properties, required, additionalProperties: false, items, enum, min/maxItems, maxLength)."""
+    kind = schema.get("type")
+    expected = _JSON_TYPES.get(kind, (object,)) if isinstance(kind, str) else (object,)
+    is_bool = isinstance(value, bool)
+    if not isinstance(value, expected) or (is_bool and kind in ("integer", "number")):
+        return [f"{where} is not of type {kind}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where} is not one of {schema['enum']}"]
+    if isinstance(value, str) and len(value) > schema.get("maxLength", len(value)):
+        return [f"{where} is longer than {schema['maxLength']} characters"]
+    if isinstance(value, list):
+        return _array_problems(value, schema, where)
+    if isinstance(value, dict):
+        return _object_problems(value, schema, where)
+    return []
+
+
+def _array_problems(value: list[Any], schema: dict[str, Any], where: str) -> list[str]:
+    if not schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value)):
+        return [f"{where} has {len(value)} items"]
+    items = schema.get("items", {})
+    return [problem for i, item in enumerate(value) for problem in schema_problems(item, items, f"{where}[{i}]")]
+
+
+def _object_problems(value: dict[str, Any], schema: dict[str, Any], where: str) -> list[str]:
+    properties: dict[str, Any] = schema.get("properties", {})
+    problems = [f"{where}.{name} is missing" for name in schema.get("required", []) if name not in value]
+    if schema.get("additionalProperties") is False:
+        problems += [f"{where}.{name} is not allowed" for name in value if name not in properties]
+    for name, sub in properties.items():
+        if name in value:
+            problems += schema_problems(value[name], sub, f"{where}.{name}")
+    return problems
 
 
 # --- fake -----------------------------------------------------------------------------
@@ -334,6 +569,8 @@ class FakeGenerator:
     ) -> str:
         self.calls.append(messages)
         text = json.dumps(self._reply(messages), ensure_ascii=False)
+        # Fake token counts (words), so usage reporting is testable without a model.
+        record_usage(sum(len(m["content"].split()) for m in messages), len(text.split()))
         if on_text is not None:
             for i in range(0, len(text), 8):
                 on_text(text[i : i + 8])

@@ -32,9 +32,10 @@ from qa.cite import (
 )
 from qa.config import Settings
 from qa.embed import Embedder
+from qa.formats import page_of
 from qa.indexer import Progress, ingest
 from qa.ingest import detect_language
-from qa.llm import Generator, Message
+from qa.llm import Generator, Message, metered_usage
 from qa.prompts import template
 from qa.retrieve import Retrieval, Retriever
 from qa.store import ChromaStore, IndexUnavailable
@@ -140,10 +141,11 @@ class Pipeline:
         started = time.perf_counter()
         question = self.check_question(question)
         language = detect_language(question)
-        standalone = self.condense(question, history) if history else question
-        retrieval = self.retriever.retrieve(standalone)
-        retrieved_at = time.perf_counter()
-        outcome = self._respond(standalone, language, retrieval, on_text)
+        with metered_usage() as usage:
+            standalone = self.condense(question, history) if history else question
+            retrieval = self.retriever.retrieve(standalone)
+            retrieved_at = time.perf_counter()
+            outcome = self._respond(standalone, language, retrieval, on_text)
         finished = time.perf_counter()
         return Answer(
             question=question,
@@ -157,6 +159,7 @@ class Pipeline:
                 generate_ms=round((finished - retrieved_at) * 1000, 1),
                 total_ms=round((finished - started) * 1000, 1),
             ),
+            usage=usage,
             backend=self.backend_info(),
             notes=outcome.notes,
         )
@@ -377,8 +380,12 @@ class Pipeline:
         return self._versions[chunk.file_hash]
 
     def _citation(self, chunk: Chunk, span: Span) -> Citation:
-        quote = self.chunk_file_text(chunk)[span.start : span.end]
-        return Citation(source=chunk.source, chunk_id=chunk.id, quote=quote, start=span.start, end=span.end)
+        text = self.chunk_file_text(chunk)
+        quote = text[span.start : span.end]
+        page = page_of(chunk.source, text, span.start)
+        return Citation(
+            source=chunk.source, chunk_id=chunk.id, quote=quote, start=span.start, end=span.end, page=page
+        )
 
 
 def _centred_by_language(scores: np.ndarray, languages: list[str]) -> np.ndarray:

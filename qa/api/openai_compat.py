@@ -113,7 +113,14 @@ def _completion(answer: Answer, completion_id: str, model: str) -> dict[str, Any
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+        "usage": _usage(answer),
     }
+
+
+def _usage(answer: Answer) -> dict[str, int]:
+    """Tokens the model read and wrote for this answer, over all its passes (0 when it was not called)."""
+    prompt, completion = answer.usage.prompt_tokens, answer.usage.completion_tokens
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def _chunks(answer: Answer, completion_id: str, model: str) -> Iterator[bytes]:
@@ -127,5 +134,5 @@ def _chunks(answer: Answer, completion_id: str, model: str) -> Iterator[bytes]:
     for piece in re.findall(r"\S+\s*", with_markers(answer)):
         yield chunk({"content": piece})
     citations = _citations(answer)
-    yield chunk({"citations": citations}, "stop", citations=citations)
+    yield chunk({"citations": citations}, "stop", citations=citations, usage=_usage(answer))
     yield b"data: [DONE]\n\n"
