@@ -66,8 +66,14 @@ def chunk_node(chunk: Chunk) -> TextNode:
     return TextNode(
         id_=chunk.id,
         text=chunk.text,
-        metadata={"source": chunk.source, "start": chunk.start, "end": chunk.end, "chunk_id": chunk.id,
-                  "language": chunk.language, "file_hash": chunk.file_hash},  # fmt: skip
+        metadata={
+            "source": chunk.source,
+            "start": chunk.start,
+            "end": chunk.end,
+            "chunk_id": chunk.id,
+            "language": chunk.language,
+            "file_hash": chunk.file_hash,
+        },
         excluded_embed_metadata_keys=_BOOKKEEPING,
         excluded_llm_metadata_keys=_BOOKKEEPING,
     )
@@ -78,8 +84,12 @@ def citation_node(citation: Citation) -> TextNode:
         # One node per cited span; the same chunk can be cited at two places.
         id_=f"{citation.chunk_id}:{citation.start}-{citation.end}",
         text=citation.quote,
-        metadata={"source": citation.source, "start": citation.start, "end": citation.end,
-                  "chunk_id": citation.chunk_id},  # fmt: skip
+        metadata={
+            "source": citation.source,
+            "start": citation.start,
+            "end": citation.end,
+            "chunk_id": citation.chunk_id,
+        },
         excluded_embed_metadata_keys=_BOOKKEEPING,
         excluded_llm_metadata_keys=_BOOKKEEPING,
     )
@@ -88,6 +98,11 @@ def citation_node(citation: Citation) -> TextNode:
 def answer_response(answer: Answer) -> Response:
     # Citations are verified spans, not scored retrieval hits: each gets score 1.0.
     nodes = [NodeWithScore(node=citation_node(c), score=1.0) for c in answer.citations]
-    metadata: dict[str, Any] = {"mode": answer.mode, "refused": answer.refused, "language": answer.language,
-                                "notes": list(answer.notes), "backend": answer.backend.model_dump()}  # fmt: skip
+    metadata: dict[str, Any] = {
+        "mode": answer.mode,
+        "refused": answer.refused,
+        "language": answer.language,
+        "notes": list(answer.notes),
+        "backend": answer.backend.model_dump(),
+    }
     return Response(response=answer.answer, source_nodes=nodes, metadata=metadata)

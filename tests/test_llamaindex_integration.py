@@ -35,7 +35,9 @@ def assert_citation_nodes(nodes: list[NodeWithScore]) -> None:
     for hit in nodes:
         meta = hit.node.metadata
         assert set(meta) == {"source", "start", "end", "chunk_id"}
-        assert (SEEDS / meta["source"]).read_text(encoding="utf-8")[meta["start"] : meta["end"]] == hit.node.get_content()
+        assert (SEEDS / meta["source"]).read_text(encoding="utf-8")[
+            meta["start"] : meta["end"]
+        ] == hit.node.get_content()
 
 
 def test_the_retriever_returns_qa_passages_through_llama_index_fake(fake_pipeline: Pipeline) -> None:
@@ -93,9 +95,9 @@ def test_the_retriever_plugs_into_llama_index_retriever_query_engine_fake(fake_p
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
 def test_a_bad_question_is_our_clear_error_through_llama_index_fake(fake_pipeline: Pipeline, question: str) -> None:
-    with pytest.raises(InvalidQuestion, match="empty|limit"):
+    with pytest.raises(InvalidQuestion, match=r"empty|limit"):
         QaQueryEngine(pipeline=fake_pipeline).query(question)
-    with pytest.raises(InvalidQuestion, match="empty|limit"):
+    with pytest.raises(InvalidQuestion, match=r"empty|limit"):
         QaRetriever(fake_pipeline).retrieve(question)
 
 

@@ -93,7 +93,9 @@ def _handler_for(generator: Generator, standin: OllamaStandIn) -> type[BaseHTTPR
 
         def _stream(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> None:
             self._start_stream()
-            generator.generate(messages, schema, max_tokens, on_text=lambda piece: self._line(self._message(piece, False)))
+            generator.generate(
+                messages, schema, max_tokens, on_text=lambda piece: self._line(self._message(piece, False))
+            )
             self._line(self._message("", done=True))
 
         def _start_stream(self) -> None:
