@@ -19,12 +19,13 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.response_synthesizers.no_text import NoText
 from llama_index.core.schema import NodeWithScore
 
+from qa.config import get_settings
 from qa.llamaindex import QaQueryEngine, QaRetriever
 from qa.llm import FakeGenerator
 from qa.pipeline import InvalidQuestion, Pipeline
 from qa.types import REFUSAL
 from qa.wiring import build_pipeline
-from tests.conftest import SEEDS, fake_settings
+from tests.conftest import REPO, SEEDS, fake_settings
 
 QUESTION = "What did Kim Yo Jong say about the car?"
 
@@ -108,3 +109,17 @@ def test_a_real_answer_through_the_llama_index_query_engine(real_pipeline: Pipel
     assert "275" in str(response)
     assert_citation_nodes(response.source_nodes)
     assert any("275" in n.node.get_content() for n in response.source_nodes)
+
+
+def test_the_readme_example_runs_fake(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's llama-index example, as written, with the fake backends chosen through QA_* settings."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = readme.split("### From llama-index", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    for name, value in {"QA_EMBED__BACKEND": "fake", "QA_LLM__BACKEND": "fake", "QA_CORPUS": str(SEEDS)}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    namespace: dict[str, object] = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    response, nodes = namespace["response"], namespace["nodes"]
+    assert isinstance(response, Response) and str(response) and isinstance(nodes, list) and nodes
+    assert_citation_nodes(response.source_nodes)
