@@ -106,7 +106,16 @@ class ChromaStore:
                 (self.home / "chroma").mkdir(parents=True, exist_ok=True)
                 self._client = chromadb.PersistentClient(path=str(self.home / "chroma"), settings=chroma_settings)
             self._collections: dict[Language, Any] = {lang: self._get_or_create(lang) for lang in LANGUAGES}
+            self._source_copies: Any = (
+                self._client.get_or_create_collection(f"{self.name}_sources", embedding_function=None)
+                if self._host
+                else None
+            )
         except Exception as exc:
+            if self._host:
+                raise IndexUnavailable(
+                    f"cannot reach the Chroma server at {self._host}:{self._port} ({exc.__class__.__name__}: {exc})"
+                ) from exc
             raise IndexUnavailable(
                 f"cannot open the index at {self.home / 'chroma'} ({exc.__class__.__name__}: {exc}); "
                 "run `qa ingest --rebuild` to recreate it"
@@ -185,6 +194,14 @@ class ChromaStore:
             self._collections[language] = self._get_or_create(language)
 
     def _save_text(self, file_hash: str, text: str) -> None:
+        if self._source_copies is not None:
+            # On a Chroma server the original texts go there too, so a `qa serve` on another
+            # machine (another QA_HOME) can quote citations from chunks it did not ingest.
+            # A collection row needs a vector; the texts are fetched by id, never searched.
+            self._source_copies.upsert(ids=[file_hash], documents=[text], embeddings=[[1.0]])
+        self._write_local_copy(file_hash, text)
+
+    def _write_local_copy(self, file_hash: str, text: str) -> None:
         self._texts.mkdir(parents=True, exist_ok=True)
         target = self._texts / f"{file_hash}.txt"
         if target.exists():
@@ -245,7 +262,16 @@ class ChromaStore:
     def text_of_version(self, file_hash: str) -> str | None:
         """The original text of one ingested file version (kept even after the file changes)."""
         path = self._texts / f"{file_hash}.txt"
-        return path.read_text(encoding="utf-8") if path.exists() else None
+        if path.exists():
+            return path.read_text(encoding="utf-8")
+        if self._source_copies is None:
+            return None
+        got = self._read(lambda: self._source_copies.get(ids=[file_hash], include=["documents"]))
+        if not got["documents"]:
+            return None
+        text = str(got["documents"][0])
+        self._write_local_copy(file_hash, text)  # cached: the file version with this hash never changes
+        return text
 
     def languages(self) -> list[Language]:
         """The languages that have at least one chunk."""

@@ -19,7 +19,7 @@ from qa.text import normalise_digits, number_values
 from qa.types import REFUSAL, Answer
 from qa.wiring import build_pipeline
 from tests.conftest import REPO, SEEDS
-from tests.ollama_server import MODEL_NAME, OllamaProtocolServer
+from tests.support.ollama_standin import MODEL_NAME, OllamaStandIn
 
 pytestmark = pytest.mark.slow
 
@@ -98,19 +98,20 @@ def test_a_price_asked_in_hindi_is_answered_in_english_from_the_english_article(
 
 
 @pytest.fixture(scope="module")
-def ollama_server(real_pipeline: Pipeline) -> Iterator[OllamaProtocolServer]:
-    server = OllamaProtocolServer(real_pipeline.generator)
+def ollama_standin(real_pipeline: Pipeline) -> Iterator[OllamaStandIn]:
+    """Our Ollama-protocol stand-in serving the real llama.cpp model (no Ollama can be installed here)."""
+    server = OllamaStandIn(real_pipeline.generator)
     yield server
     server.close()
 
 
-def test_ollama_backend_through_the_official_client(
-    ollama_server: OllamaProtocolServer, real_home: Path, monkeypatch: pytest.MonkeyPatch
+def test_ollama_backend_through_the_official_client_against_the_ollama_protocol_standin(
+    ollama_standin: OllamaStandIn, real_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import ollama
 
-    assert MODEL_NAME in [m.model for m in ollama.Client(host=ollama_server.url).list().models]
-    monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)  # the ecosystem's convention must be honoured
+    assert MODEL_NAME in [m.model for m in ollama.Client(host=ollama_standin.url).list().models]
+    monkeypatch.setenv("OLLAMA_HOST", ollama_standin.url)  # the ecosystem's convention must be honoured
     settings = Settings(home=real_home, corpus=SEEDS, llm={"backend": "ollama", "ollama_model": MODEL_NAME})  # type: ignore[arg-type]
     pipeline = build_pipeline(settings)
     pieces: list[str] = []
