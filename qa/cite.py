@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -460,7 +459,6 @@ def _same_script(a: str, b: str) -> bool:
     return is_devanagari(a) == is_devanagari(b)
 
 
-_TOKEN_SPAN = re.compile(r"[0-9०-९]+(?:[.,][0-9०-९]+)*|(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
 # Time values compared across languages: years as digits, months and seasons by name.
 _YEAR = re.compile(r"(?<![\d०-९])(?:1[89]|20)\d\d(?![\d०-९])")
 _TIME_NAMES: dict[str, re.Pattern[str]] = {
@@ -492,49 +490,6 @@ def time_values(text: str) -> set[str]:
     return found | {name for name, pattern in _TIME_NAMES.items() if pattern.search(text)}
 
 
-@dataclass
-class Disagreement:
-    """Another evidence sentence that gives a different value for what the question asks."""
-
-    index: int  # 0-based, among the sentences shown to the model
-    phrase: str  # the words of that sentence stating its value
-
-
-def disagreement(question: str, answer: str, cited: list[int], passages: list[Passage]) -> Disagreement | None:
-    """The best shown sentence, from a source the answer does not cite, stating another date or number.
-
-    Only for questions asking when or how many/much: the values the rules can compare
-    across languages. The candidate still needs the judge's agreement (see the pipeline).
-    """
-    asks_time = asks_for_time(question)
-    if not (asks_time or asks_for_number(question)):
-        return None
-    values = time_values if asks_time else _plain_numbers
-    given = values(answer)
-    cited_sources = {passages[i].chunk.source for i in cited}
-    if not given:
-        return None
-    candidates = []
-    for i, passage in enumerate(passages):
-        text = strip_instructions(passage.chunk.text)
-        if i in cited or passage.chunk.source in cited_sources:
-            continue
-        stated = values(text)
-        if not stated or stated & given or not _same_quantity(question, text):
-            continue
-        if (
-            not asks_time
-            and _same_script(question, text)
-            and _number_context_problems(" ".join(stated), question, text)
-        ):
-            continue
-        candidates.append((passage.score, i, _phrase(text, values)))
-    if not candidates:
-        return None
-    _, index, phrase = max(candidates)
-    return Disagreement(index, phrase)
-
-
 def states_asked_value(question: str, text: str) -> bool:
     """Whether `text` states a value of the kind `question` asks for (a date for "when", a number for "how many")."""
     if asks_for_time(question):
@@ -548,27 +503,6 @@ def _plain_numbers(text: str) -> set[str]:
     """Numbers other than years and "one"/"first" (an article or a series' start, rarely a value asked for)."""
     years = set(_YEAR.findall(normalise_digits(text)))
     return {n for n in number_values(text) if n != "1" and n not in years}
-
-
-def _same_quantity(question: str, text: str) -> bool:
-    """A price question is answered by a sentence with a currency, an age question by one with an age."""
-    asked = [q for q, pattern in _QUANTITIES.items() if pattern.search(question)]
-    return all(_UNITS[q].search(text) for q in asked)
-
-
-def _phrase(text: str, values: Callable[[str], set[str]]) -> str:
-    """The first words of `text` that state a value, with two words before ("in the fall of 2023")."""
-    spans = [m.span() for m in _TOKEN_SPAN.finditer(text)]
-    hits = [n for n, (start, end) in enumerate(spans) if values(text[start:end])]
-    if not hits:
-        return ""
-    last = hits[0]
-    for n in hits[1:]:  # "275 thousand", "fall of 2023": values at most one word apart
-        if n - last > 2:
-            break
-        last = n
-    first = max(0, hits[0] - 2)
-    return text[spans[first][0] : spans[last][1]]
 
 
 # How far after an ordinal the thing it numbers may stand ("the second Aurus", "दुसऱ्यांदा ... हे कार मॉडेल").

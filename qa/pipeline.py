@@ -16,7 +16,6 @@ import numpy as np
 
 from qa.cite import (
     JUDGE_SCHEMA,
-    Disagreement,
     ModelReply,
     ReplyFormatError,
     answer_schema,
@@ -24,7 +23,6 @@ from qa.cite import (
     asks_for_time,
     count_from_ordinal,
     counted_phrase,
-    disagreement,
     looks_like_instruction,
     parse_reply,
     states_asked_value,
@@ -197,10 +195,6 @@ class Pipeline:
             )
         cited = [sentences[i] for i in reply.cited]
         text = reply.answer
-        other = self._confirmed_disagreement(question, reply, sentences)
-        if other is not None:
-            cited.append(sentences[other.index])
-            text = f"{text}; another article says “{other.phrase}”"
         citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
         if self.answer_language(language) != language:
             text = f"{text}\n{ANSWERED_IN_ENGLISH[language]}"
@@ -218,17 +212,6 @@ class Pipeline:
         citation = self._citation(sentence, Span(sentence.start, sentence.end))
         note = f"the model's answer failed the checks ({'; '.join(problems)}); the count is read from an ordinal"
         return _Outcome(f"{number} {counted_phrase(question)}".strip(), "generated", [citation], [note])
-
-    def _confirmed_disagreement(
-        self, question: str, reply: ModelReply, sentences: list[Passage]
-    ) -> Disagreement | None:
-        """A sentence of another source stating a different date or number, if the judge agrees it answers."""
-        other = disagreement(question, reply.answer, reply.cited, sentences)
-        if other is None or (
-            self.settings.llm.judge and not self._judge(question, other.phrase, [sentences[other.index].chunk.text])
-        ):
-            return None
-        return other
 
     def answer_language(self, language: Language) -> Language:
         """The asker's language when the model writes it acceptably (settings), else English."""
@@ -383,9 +366,7 @@ class Pipeline:
         text = self.chunk_file_text(chunk)
         quote = text[span.start : span.end]
         page = page_of(chunk.source, text, span.start)
-        return Citation(
-            source=chunk.source, chunk_id=chunk.id, quote=quote, start=span.start, end=span.end, page=page
-        )
+        return Citation(source=chunk.source, chunk_id=chunk.id, quote=quote, start=span.start, end=span.end, page=page)
 
 
 def _centred_by_language(scores: np.ndarray, languages: list[str]) -> np.ndarray:

@@ -12,9 +12,9 @@ from qa.cite import (
     answer_schema,
     count_from_ordinal,
     counted_phrase,
-    disagreement,
     numbers_in,
     parse_reply,
+    states_asked_value,
     time_values,
     verify,
 )
@@ -160,43 +160,18 @@ def _from(source: str, text: str, score: float = 0.5) -> Passage:
     return Passage(Chunk(id=f"c-{source}", source=source, text=text, start=0, end=len(text), language="en"), score, 1)
 
 
-OPENED = [
-    _from("a.txt", "The bridge was opened to traffic in the spring of 2019."),
-    _from("b.txt", "पुलावरून वाहतूक जुलैमध्ये सुरू झाली.", 0.2),
-    _from("a.txt", "It was designed in 2015 by a local firm."),
-]
-
-
 def test_time_values_are_compared_across_languages() -> None:
     assert time_values("in the spring of 2019") == {"spring", "2019"}
     assert time_values("जुलैमध्ये २०१९ साली") == {"july", "2019"}
     assert time_values("फरवरी में") == time_values("in February") == {"february"}
 
 
-def test_another_source_with_another_date_is_a_disagreement() -> None:
-    found = disagreement("When was the bridge opened?", "the spring of 2019", [0], OPENED)
-    assert found is not None
-    assert found.index == 1
-    assert "जुलैमध्ये" in found.phrase
-
-
-def test_the_same_date_or_the_same_source_is_no_disagreement() -> None:
-    agreeing = [OPENED[0], _from("b.txt", "Traffic started crossing it in 2019.")]
-    assert disagreement("When was the bridge opened?", "2019", [0], agreeing) is None
-    # sentence 2 states another year, but it is the cited article's own sentence
-    assert disagreement("When was the bridge opened?", "2019", [0], [OPENED[0], OPENED[2]]) is None
-
-
-def test_only_dates_and_numbers_are_compared() -> None:
-    assert disagreement("Who designed the bridge?", "a local firm", [2], OPENED) is None
-
-
-def test_a_number_of_another_quantity_is_no_disagreement() -> None:
-    price = [_from("a.txt", "The car costs 300 thousand dollars."), _from("b.txt", "Its owner is 40 years old.")]
-    assert disagreement("How much does the car cost?", "300 thousand dollars", [0], price) is None
-    other_price = [price[0], _from("b.txt", "Another report puts the car at 275 thousand dollars.")]
-    found = disagreement("How much does the car cost?", "300 thousand dollars", [0], other_price)
-    assert found is not None and "275 thousand" in found.phrase
+def test_a_when_or_how_many_question_wants_a_sentence_stating_a_date_or_a_number() -> None:
+    assert states_asked_value("When was the bridge opened?", "It opened in the spring.")
+    assert not states_asked_value("When was the bridge opened?", "The mayor opened it.")
+    assert states_asked_value("How many buses run?", "सात बस चलती हैं।")
+    assert not states_asked_value("How many buses run?", "It was the first bus.")  # a series' start, not a count
+    assert states_asked_value("Who opened the bridge?", "The mayor opened it.")
 
 
 def test_the_model_sees_hindi_and_marathi_number_words_as_digits() -> None:
