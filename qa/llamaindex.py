@@ -63,33 +63,36 @@ class QaQueryEngine(CustomQueryEngine):
 
 
 def chunk_node(chunk: Chunk) -> TextNode:
-    return TextNode(
-        id_=chunk.id,
-        text=chunk.text,
-        metadata={
-            "source": chunk.source,
-            "start": chunk.start,
-            "end": chunk.end,
-            "chunk_id": chunk.id,
-            "language": chunk.language,
-            "file_hash": chunk.file_hash,
-        },
-        excluded_embed_metadata_keys=_BOOKKEEPING,
-        excluded_llm_metadata_keys=_BOOKKEEPING,
+    return _node(
+        chunk.id,
+        chunk.text,
+        source=chunk.source,
+        start=chunk.start,
+        end=chunk.end,
+        chunk_id=chunk.id,
+        language=chunk.language,
+        file_hash=chunk.file_hash,
     )
 
 
 def citation_node(citation: Citation) -> TextNode:
+    # One node per cited span; the same chunk can be cited at two places.
+    node_id = f"{citation.chunk_id}:{citation.start}-{citation.end}"
+    return _node(
+        node_id,
+        citation.quote,
+        source=citation.source,
+        start=citation.start,
+        end=citation.end,
+        chunk_id=citation.chunk_id,
+    )
+
+
+def _node(node_id: str, text: str, **metadata: str | int) -> TextNode:
     return TextNode(
-        # One node per cited span; the same chunk can be cited at two places.
-        id_=f"{citation.chunk_id}:{citation.start}-{citation.end}",
-        text=citation.quote,
-        metadata={
-            "source": citation.source,
-            "start": citation.start,
-            "end": citation.end,
-            "chunk_id": citation.chunk_id,
-        },
+        id_=node_id,
+        text=text,
+        metadata=metadata,
         excluded_embed_metadata_keys=_BOOKKEEPING,
         excluded_llm_metadata_keys=_BOOKKEEPING,
     )
