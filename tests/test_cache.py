@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from qa.api import create_app
-from qa.cache import AnswerCache, CacheKey, cache_key, index_fingerprint, normalise
+from qa.cache import AnswerCache, CacheKey, IndexWatch, cache_key, index_fingerprint, normalise
 from qa.config import Settings
 from qa.llm import FakeGenerator
 from qa.pipeline import Pipeline
@@ -106,28 +106,43 @@ def test_a_returned_answer_is_a_copy() -> None:
     assert again is not None and again.answer == "kept"
 
 
-def test_the_key_covers_question_history_index_and_version(fake_pipeline: Pipeline) -> None:
-    base = cache_key(fake_pipeline, "v1", QUESTION, None)
-    assert cache_key(fake_pipeline, "v1", "  what did KIM YO JONG say about the car? ", None) == base
-    assert cache_key(fake_pipeline, "v2", QUESTION, None).digest != base.digest
+def test_the_key_covers_question_history_index_and_version() -> None:
+    base = cache_key("index-1", "v1", QUESTION, None)
+    assert cache_key("index-1", "v1", "  what did KIM YO JONG say about the car? ", None) == base
+    assert cache_key("index-1", "v2", QUESTION, None).digest != base.digest
+    assert cache_key("index-2", "v1", QUESTION, None).digest != base.digest
     history = [Turn("user", "Who is Kim?")]
-    assert cache_key(fake_pipeline, "v1", QUESTION, history).digest != base.digest
-    assert cache_key(fake_pipeline, "v1", "Who gave Kim the car?", None).digest != base.digest
-    assert base.fingerprint == index_fingerprint(fake_pipeline)
+    assert cache_key("index-1", "v1", QUESTION, history).digest != base.digest
+    assert cache_key("index-1", "v1", "Who gave Kim the car?", None).digest != base.digest
+
+
+def test_needs_model_marks_are_forgotten_when_the_index_changes() -> None:
+    cache = AnswerCache(max_entries=10, max_bytes=1_000_000)
+    cache.get(key("q", "old"))
+    cache.mark_needs_model(key("q", "old"))
+    assert cache.needs_model(key("q", "old")) and not cache.needs_model(key("other", "old"))
+    cache.get(key("q", "new"))
+    assert not cache.needs_model(key("q", "new")) and not cache.needs_model(key("q", "old"))
 
 
 def test_the_index_fingerprint_follows_content_not_file_times(tmp_path: Path) -> None:
     corpus = copy_corpus(tmp_path)
     pipeline = build_pipeline(fake_settings(tmp_path / "home", corpus=corpus))
     pipeline.ingest([corpus])
+    watch = IndexWatch()
     before = index_fingerprint(pipeline)
+    assert watch.fingerprint(pipeline) == before == watch.fingerprint(pipeline)
     target = sorted(corpus.glob("*.txt"))[0]
     target.touch()
     pipeline.ingest([corpus])
-    assert index_fingerprint(pipeline) == before  # same bytes, same index
+    assert index_fingerprint(pipeline) == before == watch.fingerprint(pipeline)  # same bytes, same index
     target.write_text(target.read_text(encoding="utf-8") + "\nOne more sentence about something.\n", "utf-8")
     pipeline.ingest([corpus])
     assert index_fingerprint(pipeline) != before
+    assert watch.fingerprint(pipeline) == index_fingerprint(pipeline)  # the watch saw the write
+    (corpus / target.name).unlink()
+    pipeline.ingest([corpus])
+    assert watch.fingerprint(pipeline) == index_fingerprint(pipeline)  # and a deletion
 
 
 # --- through the HTTP API (real Chroma) ---------------------------------------------------------------

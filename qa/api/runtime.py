@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from qa.api.jobs import AnswerQueue
-from qa.cache import AnswerCache, answering_version
+from qa.cache import AnswerCache, IndexWatch, answering_version
 from qa.config import Settings
 from qa.llm import GeneratorUnavailable
 from qa.pipeline import Pipeline
@@ -41,6 +41,7 @@ class Runtime:
         self.queue = AnswerQueue(server.workers, server.max_queue)
         self.fast_lane = AnswerQueue(server.fast_workers, server.fast_max_queue)
         self.cache = AnswerCache(server.cache_entries, int(server.cache_mb * 1024 * 1024)) if server.cache else None
+        self.index_watch = IndexWatch()
         self._version: str | None = None
         self._build = build
         self._loader: threading.Thread | None = None

@@ -32,7 +32,7 @@ from litestar.connection import ASGIConnection
 
 from qa.api.jobs import Job, call_soon, wait
 from qa.api.runtime import Runtime
-from qa.cache import CacheKey, cache_key, index_fingerprint
+from qa.cache import CacheKey, cache_key
 from qa.llm import GeneratorUnavailable
 from qa.pipeline import ModelNeeded, OnText, Pipeline, without_model
 from qa.store import IndexUnavailable
@@ -111,15 +111,17 @@ class Pending:
         if cached is not None:
             log_answer(runtime, cached, Served("cache", cache_ms=cache_ms))
             return cls(runtime, Served("cache", cache_ms=cache_ms), events, cached)
-        fast = runtime.fast_lane.submit(lambda: _answer_and_file(runtime, pipeline, key, question, history))
-        try:
-            result = await until_done_or_gone(wait(fast), fast, connection)
-        except ModelNeeded:
-            pass
-        else:
-            served = Served("fast", fast, cache_ms)
-            log_answer(runtime, result, served)
-            return cls(runtime, served, events, result)
+        if key is None or runtime.cache is None or not runtime.cache.needs_model(key):
+            fast = runtime.fast_lane.submit(lambda: _answer_and_file(runtime, pipeline, key, question, history))
+            try:
+                result = await until_done_or_gone(wait(fast), fast, connection)
+            except ModelNeeded:
+                if key is not None and runtime.cache is not None:
+                    runtime.cache.mark_needs_model(key)
+            else:
+                served = Served("fast", fast, cache_ms)
+                log_answer(runtime, result, served)
+                return cls(runtime, served, events, result)
         loop = asyncio.get_running_loop()
 
         def on_text(piece: str) -> None:
@@ -155,7 +157,8 @@ async def _look_up(
         return None, None, 0.0
     begun = time.perf_counter()
     # The fingerprint reads the store: off the event loop.
-    key = await anyio.to_thread.run_sync(cache_key, pipeline, runtime.answering_version(), question, history)
+    fingerprint = await anyio.to_thread.run_sync(runtime.index_watch.fingerprint, pipeline)
+    key = cache_key(fingerprint, runtime.answering_version(), question, history)
     found = cache.get(key)
     took = round((time.perf_counter() - begun) * 1000, 1)
     if found is None:
@@ -182,7 +185,7 @@ def _answer_and_file(
     else:
         with without_model():
             result = pipeline.answer(question, history)
-    if key is not None and runtime.cache is not None and index_fingerprint(pipeline) == key.fingerprint:
+    if key is not None and runtime.cache is not None and runtime.index_watch.fingerprint(pipeline) == key.fingerprint:
         runtime.cache.put(key, result)
     return result
 
