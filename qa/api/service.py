@@ -317,8 +317,8 @@ def log_answer(runtime: Runtime, result: Answer, served: Served) -> None:
     """One INFO line per answer; the texts only when `settings.server.log_text` is on."""
     waited = served.job.waited_ms if served.job is not None else 0.0
     log.info(
-        "answer: lane=%s mode=%s language=%s citations=%d queue_ms=%.0f total_ms=%.0f",
-        served.lane, result.mode, result.language, len(result.citations), waited, result.timings.total_ms,
+        "answer: mode=%s lane=%s language=%s citations=%d queue_ms=%.0f total_ms=%.0f",
+        result.mode, served.lane, result.language, len(result.citations), waited, result.timings.total_ms,
     )  # fmt: skip
     if runtime.settings.server.log_text:
         log.info("question=%r answer=%r", result.question, result.answer)
