@@ -126,6 +126,26 @@ class ServerSettings(_Section):
     max_queue: int = Field(8, ge=1, description="Questions waiting for the model before new ones get 429.")
     workers: int = Field(1, ge=1, description="Questions answered at once (model calls are CPU-bound: 1 on 2 cores).")
     log_text: bool = Field(False, description="Log question and answer text at INFO level.")
+    cache: bool = Field(
+        True,
+        description="Keep verified answers in memory, keyed by the normalised question and history, the index "
+        "fingerprint (embedder, chunking, content hashes) and the model/prompt version; a re-ingest that "
+        "changes the index invalidates them.",
+    )
+    cache_entries: int = Field(2048, ge=1, description="Most answers the cache holds (least recently used go first).")
+    cache_mb: float = Field(32.0, gt=0, description="Most memory, in MB of answer JSON, the cache holds.")
+    fast_workers: int = Field(
+        2,
+        ge=1,
+        description="Threads that answer what needs no model (off-topic refusals, quoted evidence) outside the "
+        "model queue; a question that needs the model moves on to the queue.",
+    )
+    fast_max_queue: int = Field(
+        64, ge=1, description="Questions waiting for a fast-lane thread before new ones get 429."
+    )
+    sse_keepalive_s: float = Field(
+        5.0, gt=0, description="Seconds between `: keep-alive` comments on an event stream while its answer waits."
+    )
 
 
 class Settings(BaseSettings):

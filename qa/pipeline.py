@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -78,6 +80,27 @@ class InvalidQuestion(ValueError):
     """The question is empty, too long or otherwise unusable; the message says which."""
 
 
+class ModelNeeded(Exception):
+    """Raised inside `without_model()` when answering would call the model."""
+
+
+_model_allowed: ContextVar[bool] = ContextVar("qa_model_allowed", default=True)
+
+
+@contextmanager
+def without_model() -> Iterator[None]:
+    """Answer only what needs no model: any model call in this block raises `ModelNeeded`.
+
+    The server runs every question this way first, outside its bounded model queue, so refusals
+    and quoted answers come back at once; only a `ModelNeeded` question goes on to the queue.
+    """
+    token = _model_allowed.set(False)
+    try:
+        yield
+    finally:
+        _model_allowed.reset(token)
+
+
 @dataclass
 class _Outcome:
     text: str
@@ -111,6 +134,8 @@ class Pipeline:
     @property
     def generator(self) -> Generator:
         """The generator, loaded on first use (a refusal never needs it)."""
+        if not _model_allowed.get():
+            raise ModelNeeded
         if self._generator is None:
             self._generator = self._generator_factory()
         return self._generator

@@ -89,6 +89,12 @@ class Timings(BaseModel):
     retrieve_ms: float = 0.0
     generate_ms: float = 0.0
     total_ms: float = 0.0
+    # Left out of the JSON unless true, so answers outside the server's cache serialise as before.
+    cached: bool = Field(
+        False,
+        exclude_if=lambda cached: not cached,
+        description="True when the server returned this answer from its answer cache (total_ms is the lookup).",
+    )
 
 
 class Usage(BaseModel):

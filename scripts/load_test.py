@@ -6,6 +6,10 @@
 
 Each client loops over a mix of `POST /api/ask`, streamed `POST /api/chat` and
 `POST /v1/chat/completions` with English, Hindi and Marathi questions (on and off topic).
+`--mix repeat` (default) cycles 8 questions per client; `--mix distinct` hands out the
+questions of eval/cases.jsonl (180+, en/hi/mr, without history) from one shared pool, so no
+question is asked twice: a question refused with 429/503 is retried by the same client, and a
+client stops when the pool is empty (see `questions_asked` in the report).
 Invariants, any breach of which makes the exit status non-zero:
 
 * every 200 is a valid answer: the Answer JSON validates, a refusal cites nothing, an answer
@@ -66,6 +70,7 @@ FOLLOW_UP = [
     {"role": "assistant", "content": "She said her brother used the limousine for the first time."},
     {"role": "user", "content": "When was it delivered?"},
 ]
+CASES = Path(__file__).resolve().parent.parent / "eval" / "cases.jsonl"
 # Endpoint mix, by weight.
 MIX = [("ask", 4), ("chat-stream", 3), ("v1", 3)]
 
@@ -247,9 +252,10 @@ async def check_citations(citations: list[dict[str, Any]], sources: Sources) -> 
 
 
 def sse_events(body: str) -> list[tuple[str, str]]:
+    """The (event, data) pairs of an SSE body; comment-only blocks (`: keep-alive`) are not events."""
     events = []
     for block in body.replace("\r\n", "\n").split("\n\n"):
-        if not block.strip():
+        if not block.strip() or all(line.startswith(":") for line in block.strip().split("\n")):
             continue
         name, data = "message", []
         for line in block.split("\n"):
@@ -295,12 +301,49 @@ class Stats:
     latency_all: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
+    asked: set[str] = field(default_factory=set)
     started: int = 0
 
     def error(self, kind: str, detail: str) -> None:
         self.outcomes[kind] += 1
         if len(self.errors) < 20:
             self.errors.append(f"{kind}: {detail}")
+
+
+def distinct_questions(seed: int) -> list[str]:
+    """Every history-free question of eval/cases.jsonl once (case and spacing folded), shuffled."""
+    seen: dict[str, str] = {}
+    for line in CASES.read_text(encoding="utf-8").splitlines():
+        case = json.loads(line) if line.strip() else {}
+        question = " ".join(str(case.get("question", "")).split())
+        if question and not case.get("history"):
+            seen.setdefault(question.casefold(), question)
+    questions = list(seen.values())
+    random.Random(seed).shuffle(questions)
+    return questions
+
+
+class QuestionSource:
+    """Questions for one client: its own cycle of 8 (repeat mix) or a pool shared by all (distinct mix)."""
+
+    def __init__(self, mix: str, number: int, seed: int, pool: list[str]) -> None:
+        self._pool = pool if mix == "distinct" else None
+        mine = random.Random(seed * 7919 + number).sample(QUESTIONS, len(QUESTIONS))
+        self._cycle = itertools.cycle(mine)
+        self._held: str | None = None
+
+    def next(self) -> str | None:
+        """The next question; in the distinct mix, the held one again after a refusal, None when the pool is empty."""
+        if self._pool is None:
+            return next(self._cycle)
+        if self._held is None and self._pool:
+            self._held = self._pool.pop()
+        return self._held
+
+    def done(self, refused: bool) -> None:
+        """A refused (429/503) question stays held for a retry; anything else uses it up."""
+        if not refused:
+            self._held = None
 
 
 def endpoint_cycle(seed: int) -> Iterator[str]:
@@ -322,8 +365,8 @@ def retry_after(response: httpx.Response) -> float | None:
 
 async def one_request(
     client: httpx.AsyncClient, endpoint: str, question: str, follow_up: bool, sources: Sources, stats: Stats
-) -> float:
-    """Send one request and record its outcome; return how long the client should wait before the next."""
+) -> tuple[float, bool]:
+    """Send one request and record its outcome; return how long to wait before the next, and whether it was refused."""
     messages = (
         [*FOLLOW_UP[:-1], {"role": "user", "content": question}]
         if follow_up
@@ -344,12 +387,12 @@ async def one_request(
         wait = retry_after(response)
         if wait is None:
             stats.error(f"{status}-without-retry-after", response.text[:200])
-            return 1.0
+            return 1.0, True
         stats.outcomes[str(status)] += 1
-        return wait
+        return wait, True
     if status != 200:
         stats.error(f"http-{status}", f"{endpoint}: {response.text[:200]}")
-        return 0.0
+        return 0.0, False
     try:
         if endpoint == "ask":
             mode = await check_answer(response.json(), sources)
@@ -361,25 +404,36 @@ async def one_request(
             mode = await check_completion(response.json(), sources)
     except (Invalid, ValueError) as exc:
         stats.error("invalid-answer", f"{endpoint}: {exc}")
-        return 0.0
+        return 0.0, False
     stats.outcomes["ok"] += 1
+    stats.asked.add(question)
     stats.modes[mode] += 1
     stats.latency_ok.append(elapsed)
-    return 0.0
+    return 0.0, False
 
 
 async def client_loop(
-    number: int, client: httpx.AsyncClient, sources: Sources, stats: Stats, stop_at: float, args: argparse.Namespace
+    number: int,
+    client: httpx.AsyncClient,
+    sources: Sources,
+    stats: Stats,
+    stop_at: float,
+    args: argparse.Namespace,
+    pool: list[str],
 ) -> None:
     endpoints = endpoint_cycle(args.seed + number)
-    questions = itertools.cycle(random.Random(args.seed * 7919 + number).sample(QUESTIONS, len(QUESTIONS)))
+    questions = QuestionSource(args.mix, number, args.seed, pool)
     rng = random.Random(args.seed + 1000 + number)
     while time.monotonic() < stop_at and stats.started < args.max_requests:
+        question = questions.next()
+        if question is None:
+            break  # distinct mix: every question has been asked
         stats.started += 1
         endpoint = next(endpoints)
         stats.by_endpoint[endpoint] += 1
         try:
-            pause = await one_request(client, endpoint, next(questions), rng.random() < 0.1, sources, stats)
+            pause, refused = await one_request(client, endpoint, question, rng.random() < 0.1, sources, stats)
+            questions.done(refused)
         except httpx.TimeoutException as exc:
             stats.error("timeout", f"{endpoint}: {exc!r}")
             pause = 1.0
@@ -415,8 +469,10 @@ async def run_load(args: argparse.Namespace, pid: int | None) -> Stats:
         await asyncio.sleep(0)  # first RSS sample before any load
         stop_at = time.monotonic() + args.duration
         started = time.monotonic()
+        pool = distinct_questions(args.seed) if args.mix == "distinct" else []
         workers = [
-            asyncio.create_task(client_loop(n, client, sources, stats, stop_at, args)) for n in range(args.clients)
+            asyncio.create_task(client_loop(n, client, sources, stats, stop_at, args, pool))
+            for n in range(args.clients)
         ]
         done, pending = await asyncio.wait(workers, timeout=args.duration + args.grace)
         for task in pending:
@@ -477,6 +533,7 @@ def summarise(stats: Stats, args: argparse.Namespace, pid: int | None) -> dict[s
 
     return {
         "url": args.url,
+        "mix": args.mix,
         "clients": args.clients,
         "duration_s": args.duration,
         "elapsed_s": round(elapsed, 1),
@@ -484,6 +541,7 @@ def summarise(stats: Stats, args: argparse.Namespace, pid: int | None) -> dict[s
         "by_endpoint": dict(stats.by_endpoint),
         "outcomes": outcomes,
         "modes": dict(stats.modes),
+        "questions_answered": len(stats.asked),
         "latency_ms": {
             "answers": {
                 "p50": ms(stats.latency_ok, 0.5),
@@ -511,7 +569,10 @@ def summarise(stats: Stats, args: argparse.Namespace, pid: int | None) -> dict[s
 
 def print_report(report: dict[str, Any]) -> None:
     lat, out, rss = report["latency_ms"], report["outcomes"], report["rss"]
-    print(f"qa load test: {report['clients']} clients x {report['duration_s']:g} s against {report['url']}")
+    print(
+        f"qa load test: {report['clients']} clients x {report['duration_s']:g} s against {report['url']}, "
+        f"{report['mix']} mix ({report['questions_answered']} distinct questions answered)"
+    )
     endpoints = ", ".join(f"{k} {v}" for k, v in sorted(report["by_endpoint"].items()))
     print(f"  requests       {report['requests']}  ({endpoints})")
     print(f"  valid answers  {out.get('ok', 0)}  ({', '.join(f'{k} {v}' for k, v in sorted(report['modes'].items()))})")
@@ -553,6 +614,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rss-every", type=float, default=0.5, help="RSS sampling interval in seconds.")
     parser.add_argument("--token", default=os.environ.get("QA_API_TOKEN"), help="Bearer token (default $QA_API_TOKEN).")
     parser.add_argument("--seed", type=int, default=1, help="Seed for the request mix.")
+    parser.add_argument(
+        "--mix",
+        choices=["repeat", "distinct"],
+        default="repeat",
+        help="repeat: 8 questions cycled per client; distinct: eval/cases.jsonl questions, none asked twice.",
+    )
     parser.add_argument("--spawn", action="store_true", help="Start `qa serve` on a free port and stop it after.")
     parser.add_argument("--ready-timeout", type=float, default=600.0, help="Seconds to wait for /health.")
     parser.add_argument("--json", dest="json_out", type=Path, default=None, help="Also write the report as JSON.")

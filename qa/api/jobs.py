@@ -1,5 +1,9 @@
 """The bounded answer queue: how many questions run at once, how many may wait.
 
+The server has two (see `qa.api.service`): the model queue described here, and the fast
+lane (`settings.server.fast_workers`, `fast_max_queue`) that answers, without the model,
+what needs none, so that off-topic refusals and quoted evidence never wait behind it.
+
 Model calls are CPU-bound. On the reference machine (2 cores) llama.cpp already
 uses both cores for one generation, so two generations at once take twice as
 long each and neither finishes sooner: the default is one answer at a time

@@ -17,7 +17,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -85,13 +85,27 @@ async def chat_completions(
 ) -> Response[dict[str, Any]] | Stream:
     """OpenAI chat completion, whole or streamed; the message carries `citations`."""
     question, history = data.split()
-    result, job = await service.answer(runtime, question, history, request)
-    headers = {"Server-Timing": service.server_timing(result, job)}
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if data.stream:
-        chunks = _chunks(result, completion_id, data.model)
-        return Stream(chunks, media_type="text/event-stream", headers={**headers, "Cache-Control": "no-cache"})
+        stream = await service.AnswerStream.start(runtime, question, history, request, drafts=False)
+        chunks = _streamed_chunks(stream, completion_id, data.model)
+        headers = {**stream.timing(), "Cache-Control": "no-cache"}
+        return Stream(chunks, media_type="text/event-stream", headers=headers)
+    result, served = await service.answer(runtime, question, history, request)
+    headers = {"Server-Timing": service.server_timing(result, served)}
     return Response(_completion(result, completion_id, data.model), headers=headers)
+
+
+async def _streamed_chunks(stream: service.AnswerStream, completion_id: str, model: str) -> AsyncIterator[bytes]:
+    """Keep-alive comments while the answer waits, then its chunks (or one error object, as OpenAI streams do)."""
+    async for kind, value in stream.events():
+        if kind == "keepalive":
+            yield service.SSE_KEEPALIVE
+        elif kind == "answer":
+            for chunk in _chunks(value, completion_id, model):
+                yield chunk
+        elif kind == "error":
+            yield f"data: {json.dumps({'error': {'message': service.stream_error(value)['error']}})}\n\n".encode()
 
 
 def with_markers(answer: Answer) -> str:

@@ -19,13 +19,12 @@ from qa.api.openapi_docs import ANSWER_ERRORS, READ_ERRORS, SOURCE_ERRORS, ChatO
 from qa.api.runtime import Runtime
 from qa.api.schemas import AskRequest, ChatRequest, Health, QueueStats, SourceList, SourceText
 from qa.api.security import PUBLIC
-from qa.llm import GeneratorUnavailable
 from qa.pipeline import Pipeline
-from qa.store import IndexUnavailable
 from qa.types import Answer
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -66,7 +65,8 @@ async def chat(data: ChatRequest, runtime: Runtime, request: Request[Any, Any, A
     With `"stream": true` the answer comes as Server-Sent Events: `delta` events
     with `{"text": ...}` pieces of the draft, then one `answer` event with the final
     Answer JSON, then `done`. The final answer is authoritative: verification may
-    replace the draft with quoted evidence or a refusal.
+    replace the draft with quoted evidence or a refusal. While the question waits,
+    a `: keep-alive` comment comes every few seconds.
     """
     try:
         question, history = data.split()
@@ -81,27 +81,19 @@ async def chat(data: ChatRequest, runtime: Runtime, request: Request[Any, Any, A
 
 async def _sse(stream: service.AnswerStream) -> AsyncIterator[bytes]:
     async for kind, value in stream.events():
-        if kind == "delta":
+        if kind == "keepalive":
+            yield service.SSE_KEEPALIVE
+        elif kind == "delta":
             yield sse_event("delta", {"text": value})
         elif kind == "answer":
             yield sse_event("answer", value.model_dump(mode="json"))
         else:
-            yield sse_event("error", stream_error(value))
+            yield sse_event("error", service.stream_error(value))
     yield sse_event("done", {})
 
 
 def sse_event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
-def stream_error(exc: BaseException) -> dict[str, Any]:
-    """An error that happened after the stream had started, as an event body."""
-    if isinstance(exc, GeneratorUnavailable):
-        return {"error": f"the language model is unavailable: {exc}", "status": 503}
-    if isinstance(exc, IndexUnavailable):
-        return {"error": f"the index is unavailable: {exc}", "status": 503}
-    service.log.error("qa: streamed answer failed", exc_info=exc)
-    return {"error": "internal server error", "status": 500}
 
 
 @get("/api/sources", tags=["sources"], sync_to_thread=True, responses=READ_ERRORS)

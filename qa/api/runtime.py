@@ -1,4 +1,4 @@
-"""What the request handlers share: the settings, the pipeline once loaded, the answer queue.
+"""What the request handlers share: the settings, the pipeline once loaded, the two lanes, the cache.
 
 The pipeline is built once per process. `qa serve` builds it in a background
 thread at startup (embedder, index, first-run indexing, model load), so the port
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from qa.api.jobs import AnswerQueue
+from qa.cache import AnswerCache, IndexWatch, answering_version
 from qa.config import Settings
 from qa.llm import GeneratorUnavailable
 from qa.pipeline import Pipeline
@@ -36,15 +37,28 @@ class Runtime:
         self.stage = "starting"
         self.error: str | None = None
         self.generator_error: str | None = None
-        self.queue = AnswerQueue(settings.server.workers, settings.server.max_queue)
+        server = settings.server
+        self.queue = AnswerQueue(server.workers, server.max_queue)
+        self.fast_lane = AnswerQueue(server.fast_workers, server.fast_max_queue)
+        self.cache = AnswerCache(server.cache_entries, int(server.cache_mb * 1024 * 1024)) if server.cache else None
+        self.index_watch = IndexWatch()
+        self._version: str | None = None
         self._build = build
         self._loader: threading.Thread | None = None
 
     def open(self) -> None:
-        """Called at every app startup: a fresh answer queue if a previous shutdown closed it."""
+        """Called at every app startup: fresh lanes if a previous shutdown closed them."""
+        server = self.settings.server
         if self.queue.closed:
-            server = self.settings.server
             self.queue = AnswerQueue(server.workers, server.max_queue)
+        if self.fast_lane.closed:
+            self.fast_lane = AnswerQueue(server.fast_workers, server.fast_max_queue)
+
+    def answering_version(self) -> str:
+        """The cache's model/prompt/settings version, computed once the model is loaded."""
+        if self._version is None:
+            self._version = answering_version(self.ready_pipeline())
+        return self._version
 
     def load(self) -> None:
         """Build the pipeline if needed, index the corpus on first run, load the model."""
@@ -89,3 +103,4 @@ class Runtime:
 
     def shutdown(self) -> None:
         self.queue.shutdown()
+        self.fast_lane.shutdown()
