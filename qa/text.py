@@ -166,7 +166,11 @@ def _format(value: float) -> str:
 def _parse_digits(token: str) -> float:
     if re.fullmatch(r"\d{1,3}(?:,\d{2,3})+", token):  # 2,75,000 or 275,000
         return float(token.replace(",", ""))
-    return float(token.replace(",", "."))
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}", token):  # 1.000.000
+        return float(token.replace(".", ""))
+    whole, _, rest = token.replace(",", ".").partition(".")
+    # A version or a list ("1.2.3") is not one number: its first part and first decimal.
+    return float(f"{whole}.{rest.split('.')[0]}") if rest else float(whole)
 
 
 def number_values(text: str, with_parts: bool = False) -> set[str]:

@@ -212,3 +212,8 @@ def test_a_count_across_scripts_must_be_of_the_counted_thing() -> None:
     question = "शहराला किती टेस्ला बस मिळाल्या?"
     assert verify(ModelReply(True, "3", [0]), [gifts], question)
     assert verify(ModelReply(True, "3", [0]), [buses], question) == []
+
+
+def test_digit_runs_with_several_separators_never_raise() -> None:
+    assert numbers_in("1.000.000 visitors") == {"1000000"}
+    assert numbers_in("version 1.2.3 and 0.0.0") == {"1.2", "0"}
