@@ -59,6 +59,8 @@ def sse_events(text: str) -> list[tuple[str, Any]]:
     """(event, data) pairs of a Server-Sent Events body."""
     events = []
     for block in text.replace("\r\n", "\n").strip().split("\n\n"):
+        if block.startswith(":"):  # a comment: the keep-alive sent while the answer waits
+            continue
         lines = dict(line.split(": ", 1) for line in block.split("\n"))
         events.append((lines["event"], json.loads(lines["data"])))
     return events
