@@ -3,9 +3,9 @@
 `python -m bench.llm_probe REQUESTS.json --model PATH [--ctx N] [--cache-ram MIB] ...` prints one
 JSON object: load time, per-request llama.cpp timings and wall time, and the process's memory
 (anonymous vs file-backed RSS, high-water mark) after each request. Used by bench.experiments
-to measure parameter changes to `qa.llm.LlamaCppGenerator` without editing it; the defaults
-below are the performance-relevant parameters qa sets (qa also sets a private socket, an API
-key and verbosity, which do not change speed or memory).
+to measure parameter changes to `qa.llm.LlamaCppGenerator` without editing it. The defaults
+are llama.cpp's own, not qa's (`qa.llm.llama_params`): each flag turns on one of the changes qa
+made, so a run with no flags is the stock baseline those changes were measured against.
 """
 
 from __future__ import annotations

@@ -46,8 +46,7 @@ SEED_QUESTIONS = [
 def record_requests(count: int, home: Path) -> list[dict[str, Any]]:
     """qa's answer requests for the first `count` seed questions, as LlamaCppGenerator sends them."""
     from qa.config import Settings
-    from qa.grammar import compact_grammar
-    from qa.llm import Message, OnText
+    from qa.llm import Message, OnText, chat_request
     from qa.wiring import build_pipeline
 
     requests: list[dict[str, Any]] = []
@@ -60,12 +59,7 @@ def record_requests(count: int, home: Path) -> list[dict[str, Any]]:
         def generate(
             self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
         ) -> str:
-            request: dict[str, Any] = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
-            grammar = compact_grammar(schema)
-            if grammar is not None:
-                request["grammar"] = grammar
-            else:
-                request["response_format"] = {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}}
+            request = chat_request(messages, schema, max_tokens)
             requests.append(request)
             return json.dumps({"answerable": False, "answer": "", "citations": []})
 
@@ -80,20 +74,9 @@ def record_requests(count: int, home: Path) -> list[dict[str, Any]]:
 
 def run_slots(requests_path: Path, model: str, slots: int, threads: int, context: int) -> dict[str, Any]:
     """In this process: load the model with `slots` slots, replay sequentially, then concurrently."""
-    import xllamacpp
+    from qa.llm import llama_params, llama_server
 
-    params = xllamacpp.CommonParams()
-    params.model.path = model
-    params.n_ctx = context * slots
-    params.n_parallel = slots
-    params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
-    params.cache_prompt = True
-    params.no_extra_bufts = True
-    params.cache_ram_mib = 0
-    params.warmup = False
-    params.verbosity = -1
-    server = xllamacpp.Server(params)
+    server = llama_server(llama_params(model, threads, context, slots))
     requests = json.loads(requests_path.read_text(encoding="utf-8"))
 
     def one(request: dict[str, Any]) -> tuple[float, str]:

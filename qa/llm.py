@@ -128,6 +128,54 @@ def assemble_qwen(models_dir: Path) -> Path:
 # --- llama.cpp in-process ---------------------------------------------------------
 
 
+def _xllamacpp() -> Any:
+    try:
+        import xllamacpp
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise GeneratorUnavailable("the embedded backend needs: pip install xllamacpp") from exc
+    return xllamacpp
+
+
+def llama_params(model: Path | str, threads: int, context: int, slots: int = 1) -> Any:
+    """llama.cpp's parameters as qa loads the model (xllamacpp.CommonParams).
+
+    `slots` > 1 decodes that many sequences at once; llama.cpp splits n_ctx among
+    them, so each still gets `context` tokens (bench/slots.py measures it).
+    """
+    params = _xllamacpp().CommonParams()
+    params.model.path = str(model)
+    params.n_ctx = context * slots
+    params.n_parallel = slots
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.cache_prompt = True
+    # Measured by `python -m bench --experiments` (docs/performance.md): the default CPU
+    # "extra buffer" repacks the mmapped weights into a second, anonymous copy (+700 MiB,
+    # +3 s load); the server's host-RAM prompt cache and the warm-up decode cost memory
+    # and start-up time we do not need with one slot that keeps its own prefix cache.
+    params.no_extra_bufts = True
+    params.cache_ram_mib = 0
+    params.warmup = False
+    params.verbosity = -1  # llama.cpp logs several lines per request to stderr otherwise
+    return params
+
+
+def llama_server(params: Any) -> Any:
+    """llama.cpp's server in this process (xllamacpp.Server), called without HTTP."""
+    return _xllamacpp().Server(params)
+
+
+def chat_request(messages: list[Message], schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+    """The chat-completions request for one answer whose output follows `schema`."""
+    request: dict[str, Any] = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
+    grammar = compact_grammar(schema)
+    if grammar is not None:  # the same JSON without whitespace: fewer tokens to generate
+        request["grammar"] = grammar
+    else:
+        request["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+    return request
+
+
 class LlamaCppGenerator:
     """llama.cpp in this process through xllamacpp's prebuilt wheel.
 
@@ -136,24 +184,7 @@ class LlamaCppGenerator:
     """
 
     def __init__(self, model: Path, threads: int, context: int, state_dir: Path | None = None) -> None:
-        try:
-            import xllamacpp
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise GeneratorUnavailable("the embedded backend needs: pip install xllamacpp") from exc
-        params = xllamacpp.CommonParams()
-        params.model.path = str(model)
-        params.n_ctx = context
-        params.n_parallel = 1
-        params.cpuparams.n_threads = threads
-        params.cpuparams_batch.n_threads = threads
-        params.cache_prompt = True
-        # Measured by `python -m bench --experiments` (docs/performance.md): the default CPU
-        # "extra buffer" repacks the mmapped weights into a second, anonymous copy (+700 MiB,
-        # +3 s load); the server's host-RAM prompt cache and the warm-up decode cost memory
-        # and start-up time we do not need with one slot that keeps its own prefix cache.
-        params.no_extra_bufts = True
-        params.cache_ram_mib = 0
-        params.warmup = False
+        params = llama_params(model, threads, context)
         # The llama.cpp server inside xllamacpp always listens somewhere. Give it a
         # unix socket in a private (0700) temp folder and a random key, so nothing
         # on this machine can reach the model around our API's token and queue.
@@ -163,15 +194,14 @@ class LlamaCppGenerator:
         self._key = secrets.token_hex(32)
         params.hostnames = [str(self._socket)]
         params.api_keys = [self._key]
-        params.verbosity = -1  # llama.cpp logs several lines per request to stderr otherwise
         self._state_dir = state_dir
         stat = model.stat()
-        self._state_key = f"{model.name}|{stat.st_size}|{stat.st_mtime_ns}|{xllamacpp.__version__}"
+        self._state_key = f"{model.name}|{stat.st_size}|{stat.st_mtime_ns}|{_xllamacpp().__version__}"
         self._prefix_ready = False
         if state_dir is not None:
             params.slot_save_path = f"{state_dir}{os.sep}"  # llama.cpp appends the file name as is
         try:
-            self._server = xllamacpp.Server(params)
+            self._server = llama_server(params)
         except Exception as exc:
             raise GeneratorUnavailable(f"cannot load model {model}: {exc}") from exc
         self._lock = threading.Lock()
@@ -181,12 +211,7 @@ class LlamaCppGenerator:
     def generate(
         self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
     ) -> str:
-        request: dict[str, Any] = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
-        grammar = compact_grammar(schema)
-        if grammar is not None:  # the same JSON without whitespace: fewer tokens to generate
-            request["grammar"] = grammar
-        else:
-            request["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+        request = chat_request(messages, schema, max_tokens)
         with self._lock:
             self._prepare_system_prefix(messages)
             if on_text is None:

@@ -15,21 +15,14 @@ import threading
 
 
 def main() -> None:
-    import xllamacpp
+    from qa.llm import llama_params, llama_server
 
     model, threads = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    params = xllamacpp.CommonParams()
-    params.model.path = model
-    params.n_ctx = 2048
-    params.n_parallel = 1
-    params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
+    params = llama_params(model, threads, context=2048)
     params.hostnames = ["127.0.0.1"]
     params.port = 0  # any free port; the real one is printed below
     params.model_alias = {"qwen2.5-coder-1.5b"}
-    params.warmup = False
-    params.verbosity = -1
-    server = xllamacpp.Server(params)
+    server = llama_server(params)
     print(f"listening {_url(server.listening_address)}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
