@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qa.text import (
@@ -342,6 +342,20 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     return problems
 
 
+def recite(reply: ModelReply, passages: list[Passage], question: str) -> ModelReply | None:
+    """The reply citing the one shown sentence whose text passes `verify` for its answer, if any.
+
+    A small model often writes a right answer and names the wrong sentence number. Every rule
+    still applies to the new citation (numbers, words, the counted thing), and the judge reads it.
+    """
+    for index in range(len(passages)):
+        if index not in reply.cited:
+            candidate = replace(reply, cited=[index], dropped=[])
+            if not verify(candidate, passages, question):
+                return candidate
+    return None
+
+
 def asks_for_count(question: str) -> bool:
     return bool(_ASKS_COUNT.search(question)) and not _NOT_A_COUNT.search(question)
 
@@ -381,8 +395,10 @@ def _echo_problems(answer: str, question: str) -> list[str]:
     """An answer made only of the question's words (and function words) says nothing."""
     if number_values(answer):
         return []
-    asked = {w[:5] for w in content_words(question)}
-    new = [w for w in content_words(answer) if w[:5] not in asked]
+    # Every word of the question counts as asked, and every word of the answer that is not a function
+    # word as new, however short: "Kim Yo Jong" for "Kim Jong Un's sister" adds "Yo".
+    asked = {w[:5] for w in words(question)}
+    new = [w for w in words(answer) if len(w) >= 2 and w not in _STOPWORDS and w[:5] not in asked]
     return [] if new else ["the answer only repeats words of the question"]
 
 

@@ -27,6 +27,7 @@ from qa.cite import (
     counted_phrase,
     looks_like_instruction,
     parse_reply,
+    recite,
     states_asked_value,
     verify,
 )
@@ -255,13 +256,22 @@ class Pipeline:
             return None, [str(exc)]
         if not reply.answerable:
             return reply, []
-        return reply, self.check_answer(question, reply, sentences)
+        problems = verify(reply, sentences, question)
+        if problems:
+            recited = recite(reply, sentences, question)
+            if recited is None:
+                return reply, problems
+            reply = recited
+        return reply, self.judge_problems(question, reply, sentences)
 
     def check_answer(self, question: str, reply: ModelReply, sentences: list[Passage]) -> list[str]:
         """The rules of `verify`, then (when they pass) the model as a judge of meaning."""
-        problems = verify(reply, sentences, question)
-        if problems or not self.settings.llm.judge:
-            return problems
+        return verify(reply, sentences, question) or self.judge_problems(question, reply, sentences)
+
+    def judge_problems(self, question: str, reply: ModelReply, sentences: list[Passage]) -> list[str]:
+        """The model as a judge of meaning over the cited sentences (when judging is on)."""
+        if not self.settings.llm.judge:
+            return []
         evidence = [sentences[i].chunk.text for i in reply.cited]
         return [] if self._judge(question, reply.answer, evidence) else ["the judge found the answer unsupported"]
 

@@ -14,6 +14,7 @@ from qa.cite import (
     counted_phrase,
     numbers_in,
     parse_reply,
+    recite,
     states_asked_value,
     time_values,
     verify,
@@ -123,6 +124,25 @@ def test_an_answer_of_the_question_words_says_nothing() -> None:
     question = "Which gifts did Kim Jong-un receive from Putin?"
     problems = verify(ModelReply(True, "Kim Jong-un received gifts from Putin.", [0]), PASSAGES, question)
     assert "the answer only repeats words of the question" in problems
+
+
+def test_a_short_new_word_is_not_an_echo() -> None:
+    sister = passage("The statement came from Ana Lima's sister, Ana Bo Lima, on Monday.", 4)
+    question = "What is the name of Ana Lima's sister?"
+    assert verify(ModelReply(True, "Ana Bo Lima", [0]), [sister], question) == []
+    assert "the answer only repeats words of the question" in verify(
+        ModelReply(True, "Ana Lima", [0]), [sister], question
+    )
+
+
+def test_a_right_answer_citing_the_wrong_sentence_is_recited() -> None:
+    question = "How much does an Aurus Senat cost?"
+    reply = ModelReply(True, "approximately 275 thousand dollars", [0])
+    assert verify(reply, PASSAGES, question)
+    recited = recite(reply, PASSAGES, question)
+    assert recited is not None and recited.cited == [1] and verify(recited, PASSAGES, question) == []
+    wrong = ModelReply(True, "about 300 thousand dollars", [0])
+    assert recite(wrong, PASSAGES, question) is None
 
 
 def test_dates_next_to_the_subject_pass() -> None:
