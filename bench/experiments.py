@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from bench.machine import summarise
-from bench.questions import Case, qa_correct
+from bench.questions import history
+from qa.evals.dataset import EvalCase
+from qa.evals.metrics import is_correct
 
 _EMBED_PROBE = """
 import json, sys, time
@@ -141,7 +143,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def top_k_variant(pipeline: Any, cases: list[Case], base_rows: list[dict[str, Any]], top_k: int) -> dict[str, Any]:
+def top_k_variant(pipeline: Any, cases: list[EvalCase], base_rows: list[dict[str, Any]], top_k: int) -> dict[str, Any]:
     """The same questions with fewer passages in the prompt (model reused, nothing reloaded)."""
     from qa.wiring import build_pipeline
 
@@ -154,7 +156,7 @@ def top_k_variant(pipeline: Any, cases: list[Case], base_rows: list[dict[str, An
     rows: list[dict[str, Any]] = []
     for case in cases:
         started = time.perf_counter()
-        answer = variant.answer(case.question, history=case.turns())
+        answer = variant.answer(case.question, history=history(case))
         ms = (time.perf_counter() - started) * 1000
         calls = take()
         rows.append(
@@ -162,7 +164,7 @@ def top_k_variant(pipeline: Any, cases: list[Case], base_rows: list[dict[str, An
                 "id": case.id,
                 "ms": round(ms, 1),
                 "prompt_n": sum(c["prompt_n"] for c in calls),
-                "correct": qa_correct(case, answer),
+                "correct": is_correct(case, answer),
             }
         )
     ids = {r["id"] for r in rows}

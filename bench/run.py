@@ -37,7 +37,9 @@ import numpy as np
 from bench import corpus as synth
 from bench.machine import Stopwatch, describe_machine, load_average, peak_rss_mb, proc_memory, summarise
 from bench.probe import TimingServer, instrument, total
-from bench.questions import Case, direct_text_correct, load_cases, qa_correct, stratified
+from bench.questions import direct_text_correct, history, load_cases, stratified
+from qa.evals.dataset import EvalCase
+from qa.evals.metrics import is_correct
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "bench" / "results" / "latest.json"
@@ -253,7 +255,7 @@ def stage_cold_start(reps: int, backends: list[str]) -> dict[str, Any]:
 # --- 3. answers -----------------------------------------------------------------------------------
 
 
-def stage_answers(pipeline: Any, cases: list[Case]) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
+def stage_answers(pipeline: Any, cases: list[EvalCase]) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
     with Stopwatch() as load:
         generator = pipeline.generator
     probe = instrument(generator)
@@ -274,7 +276,7 @@ def stage_answers(pipeline: Any, cases: list[Case]) -> tuple[dict[str, Any], lis
             if not first:
                 first.append(time.perf_counter())
 
-        answer = pipeline.answer(case.question, history=case.turns(), on_text=on_text)
+        answer = pipeline.answer(case.question, history=history(case), on_text=on_text)
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu0
         calls = probe.take() if probe else []
@@ -290,7 +292,7 @@ def stage_answers(pipeline: Any, cases: list[Case]) -> tuple[dict[str, Any], lis
                 "generate_ms": answer.timings.generate_ms,
                 "cpu_ms": round(cpu * 1000, 1),
                 "llm": total(calls) if calls else None,
-                "correct": qa_correct(case, answer),
+                "correct": is_correct(case, answer),
                 "answer": answer.answer[:300],
             }
         )
@@ -371,7 +373,7 @@ def _shares(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def stage_stock(
-    pipeline: Any, cases: list[Case], probe: TimingServer | None, warmup: bool = True
+    pipeline: Any, cases: list[EvalCase], probe: TimingServer | None, warmup: bool = True
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from bench.stock import build_engine, stock_collection
     from qa.embed import CachedEmbedder
@@ -468,7 +470,7 @@ def stage_retrieval(
     pipeline: Any,
     settings: Any,
     sizes: list[int],
-    cases: list[Case],
+    cases: list[EvalCase],
     pool_size: int,
     home: Path,
 ) -> dict[str, Any]:
@@ -620,7 +622,7 @@ def run_experiments(
     settings: Any,
     probe: TimingServer | None,
     qa_rows: list[dict[str, Any]],
-    compare_cases: list[Case],
+    compare_cases: list[EvalCase],
     out: dict[str, Any],
     seed_texts: list[str],
 ) -> dict[str, Any]:
