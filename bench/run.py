@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from bench import corpus as synth
 from bench.machine import Stopwatch, describe_machine, load_average, peak_rss_mb, proc_memory, summarise
 from bench.probe import TimingServer, instrument, total
 from bench.questions import direct_text_correct, history, load_cases, stratified
+from bench.report import check_floors, table, targets
 from qa.evals.dataset import EvalCase
 from qa.evals.metrics import is_correct
 
@@ -45,16 +45,6 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "bench" / "results" / "latest.json"
 WARMUP_QUESTION = "What did Vladimir Putin give Kim Jong Un?"
 COLD_QUESTION = "Which car did Putin give to Kim Jong Un as a gift?"
-
-TARGETS = {
-    "ingest_chunks_per_s": 30.0,
-    "retrieval_p50_ms": 30.0,
-    "answer_p50_ms": 3000.0,
-    "first_token_p50_ms": 1000.0,
-    "cold_start_s": 4.0,
-    "peak_rss_mb": 1024.0,
-    "speedup_vs_stock": 2.0,
-}
 
 
 def log(message: str) -> None:
@@ -646,149 +636,6 @@ def run_experiments(
     return out
 
 
-# --- targets and report ----------------------------------------------------------------------------
-
-
-def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-
-    def add(
-        name: str, target: str, value: float | None, unit: str, ok: Callable[[float], bool], note: str = ""
-    ) -> None:
-        rows.append(
-            {
-                "name": name,
-                "target": target,
-                "value": value,
-                "unit": unit,
-                "pass": bool(value is not None and ok(value)),
-                "note": note,
-            }
-        )
-
-    ingest = results["ingest"]
-    add("ingest throughput", ">= 30 chunks/s", ingest["chunks_per_s"], "chunks/s", lambda v: v >= 30)
-    sizes = results["retrieval"]["sizes"]
-    largest = max(sizes, key=int)
-    note = "" if int(largest) >= 100_000 else f"measured at {largest} chunks only (--quick)"
-    add(f"retrieval p50 @ {int(largest):,} chunks", "<= 30 ms", sizes[largest]["p50_ms"], "ms", lambda v: v <= 30, note)
-    answers = results["answers"]
-    add("answer p50 (all questions)", "<= 3 s", answers["p50_ms"], "ms", lambda v: v <= 3000)
-    add("first token p50 (all questions)", "<= 1 s", answers["first_token_p50_ms"], "ms", lambda v: v <= 1000)
-    model = answers["model_answers"]
-    add("answer p50 (model-generated only)", "<= 3 s", model["ms"]["p50"], "ms", lambda v: v <= 3000)
-    add("first token p50 (model-generated only)", "<= 1 s", model["first_token_ms"]["p50"], "ms", lambda v: v <= 1000)
-    cold = results["cold_start"].get("embedded", {})
-    add("`qa ask` cold start (embedded default)", "<= 4 s", cold.get("wall_s"), "s", lambda v: v <= 4)
-    add(
-        "peak RSS (`qa ask`, embedded)",
-        "<= 1 GiB",
-        cold.get("max_rss_mb"),
-        "MiB",
-        lambda v: v <= 1024,
-        f"anonymous {cold.get('peak_rss_anon_mb')} MiB + file-backed {cold.get('peak_rss_file_mb')} MiB",
-    )
-    stock = results["stock"]
-    add("speed-up vs stock llama-index (p50)", ">= 2x", stock["speedup_p50"], "x", lambda v: v >= 2)
-    both = stock["model_answered"]
-    add(
-        "speed-up, questions both send to the model",
-        ">= 2x",
-        both["speedup_p50"],
-        "x",
-        lambda v: v >= 2,
-        f"{both['n']} questions; accuracy qa {both['qa_accuracy']} vs stock {both['accuracy']}",
-    )
-    acc_ok = stock["qa_accuracy"] is not None and stock["accuracy"] is not None
-    add(
-        "accuracy vs stock (qa - stock)",
-        ">= 0",
-        round(stock["qa_accuracy"] - stock["accuracy"], 3) if acc_ok else None,
-        "",
-        lambda v: v >= 0,
-        f"qa {stock['qa_accuracy']} vs stock {stock['accuracy']} on {stock['n']} questions",
-    )
-    return rows
-
-
-def table(results: dict[str, Any]) -> str:
-    m = results["machine"]
-    lines = [
-        f"qa benchmark ({results['mode']}) - {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, "
-        f"Python {m['python']}; threads llm={results['settings']['llm_threads']} "
-        f"embed={results['settings']['embed_threads']}; load avg {results['load_average']['start']} -> "
-        f"{results['load_average']['end']}",
-        "",
-        f"{'figure':<52} {'value':>12}",
-        "-" * 65,
-    ]
-
-    def row(name: str, value: Any, unit: str = "") -> None:
-        text = "n/a" if value is None else (f"{value:,.1f}" if isinstance(value, float) else str(value))
-        lines.append(f"{name:<52} {text:>12} {unit}")
-
-    ing = results["ingest"]
-    row(f"ingest ({ing['chunks']} chunks, median of {ing['median_of_runs']})", ing["chunks_per_s"], "chunks/s")
-    row("  of which embedding", ing["breakdown_s"]["embed_s"], "s")
-    for size, r in results["retrieval"]["sizes"].items():
-        row(f"retrieve p50 / p95 @ {int(size):,}", f"{r['p50_ms']} / {r['p95_ms']}", "ms")
-        row("  search only (query vector cached) p50", r["search_only_p50_ms"], "ms")
-        row("  reference: numpy exact search p50", r["numpy_exact_3_languages_p50_ms"], "ms")
-    a = results["answers"]
-    row(f"answer p50 / p95 ({a['n']} questions)", f"{a['p50_ms']:.0f} / {a['p95_ms']:.0f}", "ms")
-    row("first token p50 / p95", f"{a['first_token_p50_ms']:.0f} / {a['first_token_p95_ms']:.0f}", "ms")
-    mg = a["model_answers"]
-    if mg["n"]:
-        row(
-            f"  model answers ({mg['n']}): p50 total / first token",
-            f"{mg['ms']['p50']:.0f} / {mg['first_token_ms']['p50'] or 0:.0f}",
-            "ms",
-        )
-    if a["llm"]:
-        row(
-            "  prompt tokens p50 (cached p50)",
-            f"{a['llm']['prompt_tokens']['p50']:.0f} ({a['llm']['cached_prompt_tokens']['p50']:.0f})",
-        )
-        row(
-            "  prompt eval / generation speed", f"{a['llm']['prompt_tok_per_s']} / {a['llm']['gen_tok_per_s']}", "tok/s"
-        )
-    row("accuracy (qa.evals is_correct)", a["accuracy"])
-    for backend, label in (
-        ("fake", "fake LLM"),
-        ("embedded", "embedded default"),
-        ("embedded-first-run", "embedded, no saved prompt state"),
-    ):
-        c = results["cold_start"].get(backend)
-        if c:
-            row(f"`qa ask` cold start ({label})", c["wall_s"], "s")
-            row(f"  peak RSS ({label})", c["max_rss_mb"], "MiB")
-            row(
-                "    of which anonymous / file-backed (model mmap)",
-                f"{c['peak_rss_anon_mb']} / {c['peak_rss_file_mb']}",
-            )
-    s = results["stock"]
-    row(f"stock llama-index p50 vs qa p50 ({s['n']} questions)", f"{s['p50_ms']:.0f} / {s['qa_p50_ms']:.0f}", "ms")
-    row("speed-up (stock p50 / qa p50; mean / mean)", f"{s['speedup_p50']} / {s['speedup_mean']}", "x")
-    both = s["model_answered"]
-    if both["n"]:
-        row(
-            f"  where both call the model ({both['n']}): stock / qa p50",
-            f"{both['p50_ms']:.0f} / {both['qa_p50_ms']:.0f}",
-            "ms",
-        )
-    row("accuracy stock / qa (same scorer)", f"{s['accuracy']} / {s['qa_accuracy']}")
-    row("bench process peak RSS", results["memory"]["bench_process_peak_rss_mb"], "MiB")
-    lines += ["", f"{'target':<44} {'goal':>14} {'value':>14}  result", "-" * 82]
-    for t in results["targets"]:
-        value = "n/a" if t["value"] is None else f"{t['value']:,.1f} {t['unit']}".strip()
-        lines.append(
-            f"{t['name']:<44} {t['target']:>14} {value:>14}  {'PASS' if t['pass'] else 'MISS'}"
-            + (f"  ({t['note']})" if t["note"] else "")
-        )
-    lines += ["", "Large corpora: " + results["retrieval"]["method"]]
-    return "\n".join(lines)
-
-
 # --- main ---------------------------------------------------------------------------------------------
 
 
@@ -959,25 +806,3 @@ def main(argv: list[str] | None = None) -> None:
     if failures:
         sys.exit(1)
     print(f"bench: ratios to the stock pipeline hold the floors in {args.floors.name}")
-
-
-def check_floors(results: dict[str, Any], path: Path) -> list[str]:
-    """qa against the stock pipeline in the same run: the ratios must hold the committed floors.
-
-    Absolute times depend on the machine and are reported only; ratios measured in one run on
-    one machine are what CI can hold.
-    """
-    floors = json.loads(path.read_text(encoding="utf-8"))
-    stock = results["stock"]
-    measured = {
-        "speedup_p50_model_answered": stock["model_answered"]["speedup_p50"],
-        "accuracy_lead": None
-        if stock["qa_accuracy"] is None or stock["accuracy"] is None
-        else round(stock["qa_accuracy"] - stock["accuracy"], 3),
-    }
-    failures = []
-    for name, floor in floors["floors"].items():
-        value = measured.get(name)
-        if value is None or value < floor:
-            failures.append(f"{name} = {value} is below its floor {floor} ({path.name})")
-    return failures
