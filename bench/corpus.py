@@ -99,6 +99,11 @@ class Perturber:
         return out
 
 
+def method() -> str:
+    """How the large corpora are made (this module's description, on one line), for the results."""
+    return __doc__.strip().split("\n\n", 1)[1].replace("\n", " ") if __doc__ else "synthetic corpus"
+
+
 def split_sentences(text: str) -> list[str]:
     parts = [" ".join(p.split()) for p in _SENTENCE_RE.split(text)]
     return [p for p in parts if p]

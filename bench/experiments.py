@@ -12,14 +12,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from bench.answers import AnswerRow, mean_of
+from bench.common import log
 from bench.machine import summarise
-from bench.questions import Case, qa_correct
+from bench.probe import TimingServer
+from bench.questions import history
+from qa.evals.dataset import EvalCase
+from qa.evals.metrics import is_correct
+
+if TYPE_CHECKING:
+    from qa.config import Settings
+    from qa.pipeline import Pipeline
 
 _EMBED_PROBE = """
 import json, sys, time
@@ -141,43 +147,73 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def top_k_variant(pipeline: Any, cases: list[Case], base_rows: list[dict[str, Any]], top_k: int) -> dict[str, Any]:
+def top_k_variant(
+    pipeline: Pipeline, cases: list[EvalCase], base_rows: list[AnswerRow], top_k: int, probe: TimingServer | None
+) -> dict[str, Any]:
     """The same questions with fewer passages in the prompt (model reused, nothing reloaded)."""
     from qa.wiring import build_pipeline
 
     settings = pipeline.settings
     changed = settings.model_copy(update={"retrieve": settings.retrieve.model_copy(update={"top_k": top_k})})
     variant = build_pipeline(changed, generator=pipeline.generator)
-    probe = getattr(pipeline.generator, "_server", None)
-    take: Callable[[], list[dict[str, float]]] = getattr(probe, "take", lambda: [])
-    take()
+    if probe:
+        probe.take()
     rows: list[dict[str, Any]] = []
     for case in cases:
         started = time.perf_counter()
-        answer = variant.answer(case.question, history=case.turns())
+        answer = variant.answer(case.question, history=history(case))
         ms = (time.perf_counter() - started) * 1000
-        calls = take()
+        calls = probe.take() if probe else []
         rows.append(
             {
                 "id": case.id,
                 "ms": round(ms, 1),
                 "prompt_n": sum(c["prompt_n"] for c in calls),
-                "correct": qa_correct(case, answer),
+                "correct": is_correct(case, answer),
             }
         )
     ids = {r["id"] for r in rows}
-    base = [r for r in base_rows if r["id"] in ids]
+    base = [r for r in base_rows if r.id in ids]
     return {
         "n": len(rows),
         f"top_k={top_k}": {
             "p50_ms": summarise([r["ms"] for r in rows])["p50"],
             "prompt_tokens_p50": summarise([r["prompt_n"] for r in rows if r["prompt_n"]])["p50"],
-            "accuracy": round(float(np.mean([r["correct"] for r in rows])), 3) if rows else None,
+            "accuracy": mean_of([r["correct"] for r in rows]),
         },
         f"top_k={settings.retrieve.top_k} (main run)": {
-            "p50_ms": summarise([r["ms"] for r in base])["p50"],
-            "prompt_tokens_p50": summarise([r["llm"]["prompt_n"] for r in base if r["llm"]])["p50"],
-            "accuracy": round(float(np.mean([r["correct"] for r in base])), 3) if base else None,
+            "p50_ms": summarise([r.ms for r in base])["p50"],
+            "prompt_tokens_p50": summarise([r.llm["prompt_n"] for r in base if r.llm])["p50"],
+            "accuracy": mean_of([r.correct for r in base]),
         },
         "rows": rows,
     }
+
+
+def run_experiments(
+    pipeline: Pipeline,
+    settings: Settings,
+    probe: TimingServer | None,
+    qa_rows: list[AnswerRow],
+    compare_cases: list[EvalCase],
+) -> dict[str, Any]:
+    """Every experiment, after the main run, on its pipeline and model."""
+    from qa.llm import resolve_model
+
+    out: dict[str, Any] = {}
+    log("experiment: imports")
+    out["imports_s"] = import_costs()
+    log("experiment: embedder threads / batch")
+    seed_texts = [row.chunk.text for row in pipeline.store.rows()]
+    out["embedder"] = embedder_variants(seed_texts, [c.question for c in compare_cases][:20])
+    english = [c for c in compare_cases if c.language in settings.llm.languages and c.answerable]
+    log(f"experiment: top_k=2 on {len(english)} questions the model answers")
+    out["top_k"] = top_k_variant(pipeline, english, qa_rows, 2, probe)
+    if probe is not None and probe.requests:
+        log(f"experiment: llama.cpp parameters, replaying {len(probe.requests)} qa requests per variant")
+        model = resolve_model(
+            settings.llm.model, settings.llm.model_path, settings.models_dir or settings.home / "models"
+        )
+        out["llm_params"] = llm_params(probe.requests, model, settings.llm.threads)
+        out["example_request"] = probe.requests[-1]
+    return out

@@ -21,6 +21,30 @@ from bench.machine import proc_memory
 
 
 def main() -> None:
+    args = _parse_args()
+    import xllamacpp
+
+    params = _params(xllamacpp.CommonParams(), args)
+    before = proc_memory(os.getpid())
+    started = time.perf_counter()
+    server = xllamacpp.Server(params)
+    load_s = time.perf_counter() - started
+    loaded = proc_memory(os.getpid())
+    results = _replay(server, json.loads(args.requests.read_text(encoding="utf-8")))
+    print(
+        json.dumps(
+            {
+                "load_s": round(load_s, 3),
+                "before_load": before,
+                "after_load": loaded,
+                "requests": results,
+                "final": proc_memory(os.getpid()),
+            }
+        )
+    )
+
+
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("requests", type=Path)
     parser.add_argument("--model", required=True)
@@ -32,11 +56,11 @@ def main() -> None:
     parser.add_argument("--no-warmup", action="store_true")
     parser.add_argument("--no-extra-bufts", action="store_true", help="no repacked weight copies")
     parser.add_argument("--poll", type=int, default=None, help="cpuparams.poll (busy-wait level, default 50)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    import xllamacpp
 
-    params = xllamacpp.CommonParams()
+def _params(params: Any, args: argparse.Namespace) -> Any:
+    """llama.cpp's defaults with the flags given on the command line."""
     params.model.path = args.model
     params.n_ctx = args.ctx
     params.n_parallel = 1
@@ -56,13 +80,13 @@ def main() -> None:
     if args.poll is not None:
         params.cpuparams.poll = args.poll
         params.cpuparams_batch.poll = args.poll
-    before = proc_memory(os.getpid())
-    started = time.perf_counter()
-    server = xllamacpp.Server(params)
-    load_s = time.perf_counter() - started
-    loaded = proc_memory(os.getpid())
+    return params
+
+
+def _replay(server: Any, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each request's wall time, llama.cpp timings and the process's memory after it."""
     results: list[dict[str, Any]] = []
-    for request in json.loads(args.requests.read_text(encoding="utf-8")):
+    for request in requests:
         started = time.perf_counter()
         response = server.handle_chat_completions(request)
         wall = time.perf_counter() - started
@@ -74,17 +98,7 @@ def main() -> None:
                 **{f"{k}_mb": round(v, 1) for k, v in proc_memory(os.getpid()).items()},
             }
         )
-    print(
-        json.dumps(
-            {
-                "load_s": round(load_s, 3),
-                "before_load": before,
-                "after_load": loaded,
-                "requests": results,
-                "final": proc_memory(os.getpid()),
-            }
-        )
-    )
+    return results
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Records llama.cpp's own `timings` for every model call, for both pipelines.
 
-`LlamaCppGenerator` keeps its `xllamacpp.Server` in `_server`; the benchmark swaps in this
-proxy, which passes every call through unchanged and keeps the `timings` object the server
-attaches to a response (the last chunk, when streaming): prompt_n/prompt_ms (prompt
-evaluation), predicted_n/predicted_ms (generation) and cache_n (prompt tokens reused from
-the KV cache).
+`instrument` puts this proxy between a `LlamaCppGenerator` and its `xllamacpp.Server` (through
+the public `LlamaCppGenerator.wrap_server`). It passes every call through unchanged and keeps
+the `timings` object the server attaches to a response (the last chunk, when streaming):
+prompt_n/prompt_ms (prompt evaluation), predicted_n/predicted_ms (generation) and cache_n
+(prompt tokens reused from the KV cache).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from qa.llm import Generator, LlamaCppGenerator
 
 
 class TimingServer:
@@ -51,15 +53,12 @@ class TimingServer:
         return getattr(self.server, name)
 
 
-def instrument(generator: Any) -> TimingServer | None:
-    """Wrap a loaded LlamaCppGenerator's server (None for other backends)."""
-    server = getattr(generator, "_server", None)
-    if server is None:
+def instrument(generator: Generator) -> TimingServer | None:
+    """Record the timings of a loaded LlamaCppGenerator's model calls (None for other backends)."""
+    if not isinstance(generator, LlamaCppGenerator):
         return None
-    if isinstance(server, TimingServer):
-        return server
-    proxy = TimingServer(server)
-    generator._server = proxy
+    proxy = generator.wrap_server(lambda server: server if isinstance(server, TimingServer) else TimingServer(server))
+    assert isinstance(proxy, TimingServer)
     return proxy
 
 

@@ -1,69 +1,23 @@
-"""The benchmark questions (from `eval/cases.jsonl`) and the one scoring function used for both pipelines."""
+"""The benchmark questions and how the stock pipeline's plain-text answers are scored.
+
+The questions are qa's eval cases (`eval/cases.jsonl`, loaded and validated by
+`qa.evals.dataset`); qa's answers are scored by `qa.evals.metrics.is_correct`. The stock
+pipeline returns only text (no refusal flag, no modes), so its answers are scored here, with
+`qa.evals.metrics.accept_matches` and a refusal test on the text.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from qa.evals.dataset import EvalCase
+from qa.evals.dataset import load_cases as load_eval_cases
+from qa.evals.metrics import MAX_DIRECT_ANSWER_CHARS, accept_matches
 from qa.types import REFUSAL, Turn
 
 CASES_PATH = Path(__file__).resolve().parent.parent / "eval" / "cases.jsonl"
-
-# Used only while eval/cases.jsonl does not exist yet (it is written by another part of the project).
-BUILTIN_CASES: list[dict[str, Any]] = [
-    {
-        "id": "b-en-1",
-        "question": "Who gifted the Aurus limousine to Kim Jong Un?",
-        "language": "en",
-        "type": "name",
-        "answerable": True,
-        "accept": [r"putin"],
-    },
-    {
-        "id": "b-en-2",
-        "question": "How many Aurus cars has Kim received?",
-        "language": "en",
-        "type": "count",
-        "answerable": True,
-        "accept": [r"\b(?:2|two)\b|second"],
-    },
-    {
-        "id": "b-en-3",
-        "question": "What brand is the limousine Putin gave Kim?",
-        "language": "en",
-        "type": "fact",
-        "answerable": True,
-        "accept": [r"aurus"],
-    },
-    {
-        "id": "b-hi-1",
-        "question": "पुतिन ने किम जोंग उन को कौन सी कार दी?",
-        "language": "hi",
-        "type": "fact",
-        "answerable": True,
-        "accept": [r"ऑरस|औरस|aurus"],
-    },
-    {
-        "id": "b-mr-1",
-        "question": "पुतिन यांनी किम जोंग-उन यांना कोणती गाडी भेट दिली?",
-        "language": "mr",
-        "type": "fact",
-        "answerable": True,
-        "accept": [r"ऑरस|aurus"],
-    },
-    {
-        "id": "b-en-4",
-        "question": "What is the capital of Australia?",
-        "language": "en",
-        "type": "unanswerable",
-        "answerable": False,
-        "accept": [],
-    },
-]
 
 # Refusal wording of a model that was not told our refusal sentence (the stock pipeline) or was.
 _REFUSAL_RE = re.compile(
@@ -85,62 +39,25 @@ _REFUSAL_RE = re.compile(
 )
 
 _QUOTED_RE = re.compile(r"“[^”]*”")
+_MARKER_RE = re.compile(r"\[\d{1,3}\]")
 
 
-@dataclass
-class Case:
-    id: str
-    question: str
-    language: str
-    type: str
-    answerable: bool
-    accept: list[str]
-    history: list[dict[str, str]] = field(default_factory=list)
-    raw: Any = None  # the validated qa.evals EvalCase, when that module is available
-
-    def turns(self) -> list[Turn] | None:
-        if not self.history:
-            return None
-        roles = {"user": "user", "assistant": "assistant"}
-        return [Turn(roles.get(t["role"], "user"), t["content"]) for t in self.history]  # type: ignore[arg-type]
+def load_cases(path: Path = CASES_PATH) -> tuple[list[EvalCase], str]:
+    """The eval cases and where they came from."""
+    return load_eval_cases(path), str(path)
 
 
-def load_cases(path: Path = CASES_PATH) -> tuple[list[Case], str]:
-    """The eval cases and where they came from (validated by qa.evals when it exists)."""
-    if not path.is_file():
-        return [_case(c) for c in BUILTIN_CASES], "built-in list (eval/cases.jsonl not found)"
-    try:
-        from qa.evals.dataset import load_cases as load_validated
-    except ImportError:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        return [_case(r) for r in rows], str(path)
-    cases = []
-    for validated in load_validated(path):
-        row = validated.model_dump()
-        case = _case(row)
-        case.raw = validated
-        cases.append(case)
-    return cases, str(path)
+def history(case: EvalCase) -> list[Turn] | None:
+    """The case's earlier conversation as `Pipeline.answer` takes it (None for a first question)."""
+    return [Turn(t.role, t.content) for t in case.history] if case.history else None
 
 
-def _case(row: dict[str, Any]) -> Case:
-    return Case(
-        id=str(row["id"]),
-        question=str(row["question"]),
-        language=str(row["language"]),
-        type=str(row.get("type", "")),
-        answerable=bool(row["answerable"]),
-        accept=[unicodedata.normalize("NFC", p) for p in row.get("accept") or []],
-        history=[dict(t) for t in row.get("history") or []],
-    )
-
-
-def stratified(cases: list[Case], n: int, exclude_types: tuple[str, ...] = ()) -> list[Case]:
+def stratified(cases: list[EvalCase], n: int, exclude_types: tuple[str, ...] = ()) -> list[EvalCase]:
     """`n` cases in the proportions of (language, answerable) groups, spread over each group in file order."""
     pool = [c for c in cases if c.type not in exclude_types]
     if n >= len(pool):
         return pool
-    groups: dict[tuple[str, bool], list[Case]] = {}
+    groups: dict[tuple[str, bool], list[EvalCase]] = {}
     for case in pool:
         groups.setdefault((case.language, case.answerable), []).append(case)
     exact = {key: n * len(members) / len(pool) for key, members in groups.items()}
@@ -166,41 +83,15 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL_RE.search(own)) or not text.strip()
 
 
-def accept_matches(case: Case, text: str) -> bool:
-    """Any accept regex matches; reuses qa.evals.metrics when it exists (digit normalisation included)."""
-    try:
-        from qa.evals.metrics import accept_matches as qa_accept_matches
-    except ImportError:
-        raw = unicodedata.normalize("NFC", text)
-        return any(re.search(p, raw, re.IGNORECASE) for p in case.accept)
-    return bool(qa_accept_matches(case, text))  # type: ignore[arg-type]  # only reads `.accept`
-
-
-def text_correct(case: Case, text: str) -> bool:
+def text_correct(case: EvalCase, text: str) -> bool:
     """Answerable: an accept regex matches and the text does not refuse. Unanswerable: the text refuses."""
     if not case.answerable:
         return is_refusal(text)
     return not is_refusal(text) and accept_matches(case, text)
 
 
-def direct_text_correct(case: Case, text: str) -> bool:
+def direct_text_correct(case: EvalCase, text: str) -> bool:
     """`text_correct` for a direct answer: at most 200 characters, the limit qa's own accuracy uses
     (qa.evals.metrics.MAX_DIRECT_ANSWER_CHARS); a longer text is evidence shown, not an answer."""
-    from qa.evals.metrics import MAX_DIRECT_ANSWER_CHARS
-
-    direct = len(" ".join(re.sub(r"\[\d{1,3}\]", " ", text).split())) <= MAX_DIRECT_ANSWER_CHARS
+    direct = len(" ".join(_MARKER_RE.sub(" ", text).split())) <= MAX_DIRECT_ANSWER_CHARS
     return text_correct(case, text) if not case.answerable else direct and text_correct(case, text)
-
-
-def qa_correct(case: Case, answer: Any) -> bool:
-    """qa's own definition (`qa.evals.metrics.is_correct`, which trusts `Answer.refused`) when available."""
-    if case.raw is not None:
-        try:
-            from qa.evals.metrics import is_correct
-        except ImportError:
-            pass
-        else:
-            return bool(is_correct(case.raw, answer))
-    if not case.answerable:
-        return bool(answer.refused)
-    return not answer.refused and accept_matches(case, answer.answer)

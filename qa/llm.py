@@ -208,6 +208,16 @@ class LlamaCppGenerator:
         self.name = f"llama.cpp:{model.name}"
         self.restored_tokens = 0
 
+    def wrap_server(self, wrap: Callable[[Any], Any]) -> Any:
+        """Send every later model call through `wrap(server)` and return that wrapper.
+
+        For measuring (the benchmark records llama.cpp's timings of each call this way, and
+        sends its stock pipeline's requests through the same loaded model). The wrapper must
+        answer `handle_chat_completions` as the xllamacpp server does.
+        """
+        self._server = wrap(self._server)
+        return self._server
+
     def generate(
         self, messages: list[Message], schema: dict[str, Any], max_tokens: int, on_text: OnText | None = None
     ) -> str:

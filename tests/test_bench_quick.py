@@ -1,4 +1,5 @@
-"""The quick benchmark runs end to end and reports every figure (real embedder and model)."""
+"""The quick benchmark runs end to end and reports every figure (real embedder and model); its report,
+targets and floors check work on saved results (fast)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bench.questions import direct_text_correct, load_cases, stratified
+from bench.report import GOALS, check_floors, table, targets
+from bench.run import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,3 +87,56 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     for target in results["targets"]:
         assert isinstance(target["pass"], bool), target
         assert target["value"] is not None, f"target {target['name']} has no value"
+
+
+SAVED = REPO / "bench" / "results" / "latest.json"
+
+
+def test_each_goal_is_stated_from_its_one_number() -> None:
+    stated = {name: goal.text() for name, goal in GOALS.items()}
+    assert stated["answer_p50_ms"] == "<= 3 s"
+    assert stated["peak_rss_mb"] == "<= 1 GiB"
+    assert stated["speedup_vs_stock"] == ">= 2x"
+    assert stated["ingest_chunks_per_s"] == ">= 30 chunks/s"
+    assert GOALS["answer_p50_ms"].met(3000.0) and not GOALS["answer_p50_ms"].met(3000.1)
+
+
+def test_saved_results_report_again_with_the_same_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy = tmp_path / "latest.json"
+    copy.write_text(SAVED.read_text(encoding="utf-8"), encoding="utf-8")
+    saved = json.loads(SAVED.read_text(encoding="utf-8"))
+
+    main(["--report", str(copy)])
+
+    again = json.loads(copy.read_text(encoding="utf-8"))
+    assert [t["name"] for t in again["targets"]] == [t["name"] for t in targets(saved)]
+    for key in ("p50_ms", "qa_p50_ms", "speedup_p50"):  # latencies do not depend on the scorer's version
+        assert again["stock"][key] == saved["stock"][key]
+    printed = capsys.readouterr().out
+    assert printed.strip() == table(again).strip()
+    for target in again["targets"]:
+        assert target["name"] in printed and target["target"] in printed
+
+
+def test_floors_fail_below_and_pass_at_the_floor(tmp_path: Path) -> None:
+    floors = tmp_path / "floors.json"
+    floors.write_text(json.dumps({"floors": {"speedup_p50_model_answered": 0.75, "accuracy_lead": 0.0}}))
+    stock = {"model_answered": {"speedup_p50": 0.75}, "qa_accuracy": 0.4, "accuracy": 0.4}
+    assert check_floors({"stock": stock}, floors) == []
+    slower = {**stock, "model_answered": {"speedup_p50": 0.7}, "qa_accuracy": None}
+    assert [f.split(" =")[0] for f in check_floors({"stock": slower}, floors)] == [
+        "speedup_p50_model_answered",
+        "accuracy_lead",
+    ]
+
+
+def test_questions_come_from_the_eval_set_and_stock_text_is_scored_as_a_direct_answer() -> None:
+    cases, source = load_cases()
+    assert source.endswith("cases.jsonl") and cases
+    sample = stratified(cases, 5, ("follow_up",))
+    assert len(sample) == 5 and all(c.type != "follow_up" for c in sample)
+    unanswerable = next(c for c in cases if not c.answerable)
+    assert direct_text_correct(unanswerable, "The context does not mention it.")
+    answerable = next(c for c in cases if c.id == "en-count-02")
+    assert direct_text_correct(answerable, "Three.")
+    assert not direct_text_correct(answerable, "Three. " + "x" * 300)
