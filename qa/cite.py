@@ -151,6 +151,8 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _SENTENCE = re.compile(r"[^.!?।\n]+(?:[.!?।]+[\"'”’)\]]*|$)")
+# Punctuation inside a sentence that ends a clause; a comma between digits ("1,000") does not.
+_CLAUSE_BREAK = re.compile(r"[;:()\[\]—–]|,(?!\d)|\s-\s")
 
 MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 # The refusal constant as the model writes it (it sometimes drops or changes the ending).
@@ -431,7 +433,10 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
     anchors = {_stem(w) for w in asked if w not in NUMBER_WORDS} - {""}
     if counting:
         anchors |= {sk for w in asked if w not in NUMBER_WORDS for sk in consonant_skeletons(w)}
-    sentences = [tokens(m.group()) for m in _SENTENCE.finditer(cited_text)]
+    spans = [m.group() for m in _SENTENCE.finditer(cited_text)]
+    if counting:  # a count and its thing share a clause: "Putin, 71, gave Kim a car" counts no cars
+        spans = [clause for span in spans for clause in _CLAUSE_BREAK.split(span)]
+    sentences = [tokens(span) for span in spans]
     before, after = (0, 3) if counting else (5, 5)
     problems = []
     for number in sorted(numbers):

@@ -135,6 +135,15 @@ def test_a_short_new_word_is_not_an_echo() -> None:
     )
 
 
+def test_a_count_shares_a_clause_with_the_counted_thing() -> None:
+    age = passage("At the ceremony the mayor, 58, handed the club a new bus, the city said.", 5)
+    count = passage("The club has received 2 buses, the city said.", 6)
+    question = "How many buses has the club received?"
+    assert any("does not count" in p for p in verify(ModelReply(True, "58", [0]), [age, count], question))
+    assert verify(ModelReply(True, "2", [1]), [age, count], question) == []
+    assert verify(ModelReply(True, "1,000", [0]), [passage("It ordered 1,000 buses.", 7)], question) == []
+
+
 def test_a_right_answer_citing_the_wrong_sentence_is_recited() -> None:
     question = "How much does an Aurus Senat cost?"
     reply = ModelReply(True, "approximately 275 thousand dollars", [0])
