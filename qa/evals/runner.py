@@ -61,6 +61,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         prog="qa eval",
         description="Run the eval cases through the pipeline, write a report and optionally gate on the baseline.",
     )
+    _add_case_arguments(parser)
+    _add_output_arguments(parser)
+    _add_gate_arguments(parser)
+    args = parser.parse_args(list(argv))
+    _check_arguments(parser, args)
+    if args.gates is None:
+        args.gates = args.baseline.with_name("gates.json")
+    return args
+
+
+def _add_case_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to run: backend, cases, their selection."""
     parser.add_argument(
         "--backend",
         choices=["embedded", "ollama", "fake"],
@@ -76,6 +88,24 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--cases", type=Path, default=_repo_path("eval/cases.jsonl"), help="Eval cases (default eval/cases.jsonl)."
     )
+    parser.add_argument("--limit", type=int, default=None, help="Only the first N cases (quick checks).")
+    parser.add_argument(
+        "--split",
+        choices=["dev", "test"],
+        default=None,
+        help="Only this split's cases (tune on dev; test is for reports and the gate).",
+    )
+    parser.add_argument("--type", default=None, help="Only cases of this type (e.g. conflict).")
+    parser.add_argument(
+        "--reuse-index",
+        action="store_true",
+        help="Use the configured QA_HOME index (built if empty) instead of a fresh one in a temporary folder.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="No per-case progress lines on stderr.")
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the report goes."""
     parser.add_argument(
         "--out",
         type=Path,
@@ -92,6 +122,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--gates", type=Path, default=None, help="Limits file (default: gates.json beside the baseline)."
     )
+
+
+def _add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The verifier benchmark, the gate and the baseline."""
     parser.add_argument(
         "--verifier",
         action="store_true",
@@ -116,21 +150,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=None,
         help=f"With --update-baseline: the limits' distance from this run's figures (default {DEFAULT_TOLERANCE}).",
     )
-    parser.add_argument("--limit", type=int, default=None, help="Only the first N cases (quick checks).")
-    parser.add_argument(
-        "--split",
-        choices=["dev", "test"],
-        default=None,
-        help="Only this split's cases (tune on dev; test is for reports and the gate).",
-    )
-    parser.add_argument("--type", default=None, help="Only cases of this type (e.g. conflict).")
-    parser.add_argument(
-        "--reuse-index",
-        action="store_true",
-        help="Use the configured QA_HOME index (built if empty) instead of a fresh one in a temporary folder.",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="No per-case progress lines on stderr.")
-    args = parser.parse_args(list(argv))
+
+
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Combinations argparse cannot express; parser.error exits with one line."""
     if args.k < 1:
         parser.error("--k must be >= 1")
     if args.limit is not None and args.limit < 1:
@@ -143,9 +166,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("--update-baseline records the whole case file: no --split, --type or --limit")
     if args.gate and (args.type or args.split == "dev"):
         parser.error("--gate reads the test split: use it alone or with --split test")
-    if args.gates is None:
-        args.gates = args.baseline.with_name("gates.json")
-    return args
 
 
 # ------------------------------------------------------------------------- running
