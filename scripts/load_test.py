@@ -50,6 +50,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from qa.evals.metrics import percentile
+
 LOOPBACK = "127.0.0.1"
 MAX_CLIENTS = 256
 MAX_DURATION_S = 600.0
@@ -496,15 +498,6 @@ async def run_load(args: argparse.Namespace, pid: int | None) -> Stats:
 # --- the report ----------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def summarise(stats: Stats, args: argparse.Namespace, pid: int | None) -> dict[str, Any]:
     elapsed = stats.outcomes.pop("elapsed_ms", 0) / 1000 or args.duration
     outcomes = dict(stats.outcomes)
@@ -528,7 +521,7 @@ def summarise(stats: Stats, args: argparse.Namespace, pid: int | None) -> dict[s
         violations.append("server RSS could not be sampled")
 
     def ms(values: list[float], q: float) -> float | None:
-        value = percentile(values, q)
+        value = percentile(values, q * 100)
         return None if value is None else round(value * 1000, 1)
 
     return {
