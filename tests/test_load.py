@@ -65,7 +65,9 @@ def test_short_load_against_a_fake_backed_server(tmp_path: Path) -> None:
     with ServerProcess(env, log_path=tmp_path / "server.log") as server:
         done, report = run_load(server, tmp_path / "report.json", clients=4, duration=3)
     assert_held(done, report, clients=4)
-    assert report["outcomes"]["ok"] >= 20
+    # Answers, not a rate: on a busy machine 3 s hold 11 answers, on an idle one ~390 in 5 s (a figure
+    # for docs/reliability.md, measured, not asserted).
+    assert report["outcomes"]["ok"] >= 4
 
 
 @pytest.mark.parametrize(
