@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qa.evals.dataset import EvalCase
 from qa.evals.dataset import load_cases as load_eval_cases
-from qa.evals.metrics import MAX_DIRECT_ANSWER_CHARS, accept_matches
+from qa.evals.metrics import accept_matches, short_enough_to_be_direct
 from qa.types import REFUSAL, Turn
 
 CASES_PATH = Path(__file__).resolve().parent.parent / "eval" / "cases.jsonl"
@@ -39,7 +39,6 @@ _REFUSAL_RE = re.compile(
 )
 
 _QUOTED_RE = re.compile(r"“[^”]*”")
-_MARKER_RE = re.compile(r"\[\d{1,3}\]")
 
 
 def load_cases(path: Path = CASES_PATH) -> tuple[list[EvalCase], str]:
@@ -93,5 +92,5 @@ def text_correct(case: EvalCase, text: str) -> bool:
 def direct_text_correct(case: EvalCase, text: str) -> bool:
     """`text_correct` for a direct answer: at most 200 characters, the limit qa's own accuracy uses
     (qa.evals.metrics.MAX_DIRECT_ANSWER_CHARS); a longer text is evidence shown, not an answer."""
-    direct = len(" ".join(_MARKER_RE.sub(" ", text).split())) <= MAX_DIRECT_ANSWER_CHARS
+    direct = short_enough_to_be_direct(text)
     return text_correct(case, text) if not case.answerable else direct and text_correct(case, text)

@@ -200,7 +200,12 @@ def is_direct(answer: Answer) -> bool:
     """
     if answer.refused or answer.mode != "generated":
         return False
-    return len(" ".join(_MARKER_RE.sub(" ", answer.answer).split())) <= MAX_DIRECT_ANSWER_CHARS
+    return short_enough_to_be_direct(answer.answer)
+
+
+def short_enough_to_be_direct(text: str) -> bool:
+    """At most MAX_DIRECT_ANSWER_CHARS once citation markers ("[2]") and extra spaces are removed."""
+    return len(" ".join(_MARKER_RE.sub(" ", text).split())) <= MAX_DIRECT_ANSWER_CHARS
 
 
 def is_correct(case: EvalCase, answer: Answer) -> bool:
