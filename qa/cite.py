@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from qa.text import (
@@ -342,20 +342,6 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     if _same_script(reply.answer, cited_text):
         problems += _word_problems(reply.answer, cited_text)
     return problems
-
-
-def recite(reply: ModelReply, passages: list[Passage], question: str) -> ModelReply | None:
-    """The reply citing the one shown sentence whose text passes `verify` for its answer, if any.
-
-    A small model often writes a right answer and names the wrong sentence number. Every rule
-    still applies to the new citation (numbers, words, the counted thing), and the judge reads it.
-    """
-    for index in range(len(passages)):
-        if index not in reply.cited:
-            candidate = replace(reply, cited=[index], dropped=[])
-            if not verify(candidate, passages, question):
-                return candidate
-    return None
 
 
 def asks_for_count(question: str) -> bool:

@@ -27,7 +27,6 @@ from qa.cite import (
     counted_phrase,
     looks_like_instruction,
     parse_reply,
-    recite,
     states_asked_value,
     verify,
 )
@@ -256,13 +255,7 @@ class Pipeline:
             return None, [str(exc)]
         if not reply.answerable:
             return reply, []
-        problems = verify(reply, sentences, question)
-        if problems:
-            recited = recite(reply, sentences, question)
-            if recited is None:
-                return reply, problems
-            reply = recited
-        return reply, self.judge_problems(question, reply, sentences)
+        return reply, self.check_answer(question, reply, sentences)
 
     def check_answer(self, question: str, reply: ModelReply, sentences: list[Passage]) -> list[str]:
         """The rules of `verify`, then (when they pass) the model as a judge of meaning."""
