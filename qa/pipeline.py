@@ -259,12 +259,9 @@ class Pipeline:
 
     def check_answer(self, question: str, reply: ModelReply, sentences: list[Passage]) -> list[str]:
         """The rules of `verify`, then (when they pass) the model as a judge of meaning."""
-        return verify(reply, sentences, question) or self.judge_problems(question, reply, sentences)
-
-    def judge_problems(self, question: str, reply: ModelReply, sentences: list[Passage]) -> list[str]:
-        """The model as a judge of meaning over the cited sentences (when judging is on)."""
-        if not self.settings.llm.judge:
-            return []
+        problems = verify(reply, sentences, question)
+        if problems or not self.settings.llm.judge:
+            return problems
         evidence = [sentences[i].chunk.text for i in reply.cited]
         return [] if self._judge(question, reply.answer, evidence) else ["the judge found the answer unsupported"]
 
