@@ -186,7 +186,12 @@ _ASKS_NUMBER = re.compile(
 )
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b|कितन[ाीे]|किती", re.IGNORECASE)
 # Hindi/Marathi use one word for "how many" and "how much": these nouns make it an amount, age or time.
-_NOT_A_COUNT = re.compile(r"\bold\b|\bage\b|उम्र|आयु|वय|कीमत|किंमत|दाम|रुपय|डॉलर|वर्ष|साल|दिन|वेळ|समय", re.IGNORECASE)
+# "How many years/days" asks a length of time, in every language, not a number of things.
+_NOT_A_COUNT = re.compile(
+    r"\bold\b|\bage\b|\b(?:years?|months?|weeks?|days?|hours?|minutes?)\b"
+    r"|उम्र|आयु|वय|कीमत|किंमत|दाम|रुपय|डॉलर|वर्ष|साल|दिन|वेळ|समय",
+    re.IGNORECASE,
+)
 _ASKS_TIME = re.compile(
     r"\bwhen\b|\bwhat\s+(?:year|date|month|day)\b|\bwhich\s+(?:year|date|month|day)\b|\bin\s+what\s+year\b"
     r"|\bकब\b|कधी|केव्हा|कोणत्या\s+(?:वर्षी|दिवशी|महिन्यात|तारखेला)|किस\s+(?:साल|वर्ष|दिन|महीने|तारीख)",
@@ -202,6 +207,14 @@ _MONTHS = re.compile(
     r"|सोमवार|मंगळवार|मंगलवार|बुधवार|गुरुवार|शुक्रवार|शनिवार|रविवार|आज|कल|काल|उद्या|पिछले|गेल्या",
     re.IGNORECASE,
 )
+
+# A number and a unit of time: how long, not when (en, hi, mr).
+_DURATION = re.compile(
+    r"(?:[\d०-९]+|\b[a-z]+)[\s-]+(?:years?|months?|weeks?|days?|hours?|minutes?)\b"
+    r"|(?:वर्ष|वर्षों|वर्षे|वर्षां|साल|महीन|महिन|हफ्त|सप्ताह|आठवड|दिन|दिवस|घंट|तास)",
+    re.IGNORECASE,
+)
+_AGO = re.compile(r"\bago\b|\bearlier\b|\blater\b|पहले|पूर्वी|आधी|बाद|नंतर", re.IGNORECASE)
 
 
 @dataclass
@@ -359,6 +372,8 @@ def _kind_problems(answer: str, question: str) -> list[str]:
     has_number = bool(number_values(answer))
     if asks_for_time(question) and not (has_number or _MONTHS.search(answer)):
         return ["the question asks when, and the answer names no date, year or month"]
+    if asks_for_time(question) and _is_duration(answer):
+        return ["the question asks when, and the answer gives a length of time"]
     if asks_for_number(question) and not has_number:
         return ["the question asks for a number, and the answer has none"]
     asked = {q for q, pattern in _QUANTITIES.items() if pattern.search(question)}
@@ -368,6 +383,11 @@ def _kind_problems(answer: str, question: str) -> list[str]:
     if not (asks_for_number(question) or asks_for_time(question)) and _MOSTLY_NUMBER.match(answer):
         return ["the question does not ask for a number, and the answer is one"]
     return []
+
+
+def _is_duration(answer: str) -> bool:
+    """A length of time ("24 years", "तीन दिन") with no date, month or day in it; "two years ago" is a time."""
+    return bool(_DURATION.search(answer)) and not (time_values(answer) or _MONTHS.search(answer) or _AGO.search(answer))
 
 
 def whole_sentence_problems(answer: str, cited: list[str]) -> list[str]:

@@ -124,6 +124,11 @@ class ServerSettings(_Section):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; empty = CORS off.")
     max_body_bytes: int = Field(64_000, ge=1024, description="Largest accepted request body.")
     max_queue: int = Field(8, ge=1, description="Questions waiting for the model before new ones get 429.")
+    max_wait_s: float = Field(
+        60.0,
+        gt=0,
+        description="Longest expected wait for the model, from recent answer times, before new questions get 429.",
+    )
     workers: int = Field(1, ge=1, description="Questions answered at once (model calls are CPU-bound: 1 on 2 cores).")
     log_text: bool = Field(False, description="Log question and answer text at INFO level.")
     cache: bool = Field(

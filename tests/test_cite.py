@@ -10,6 +10,7 @@ from qa.cite import (
     ModelReply,
     ReplyFormatError,
     answer_schema,
+    asks_for_count,
     count_from_ordinal,
     counted_phrase,
     numbers_in,
@@ -235,3 +236,20 @@ def test_a_count_across_scripts_must_be_of_the_counted_thing() -> None:
 def test_digit_runs_with_several_separators_never_raise() -> None:
     assert numbers_in("1.000.000 visitors") == {"1000000"}
     assert numbers_in("version 1.2.3 and 0.0.0") == {"1.2", "0"}
+
+
+def test_a_when_question_is_not_answered_by_a_length_of_time() -> None:
+    opened = passage("The ferry line reopened on 3 May 2021, 12 years after it closed.")
+    question = "When did the ferry line reopen?"
+    assert any("length of time" in p for p in verify(ModelReply(True, "12 years", [0]), [opened], question))
+    assert any("length of time" in p for p in verify(ModelReply(True, "१२ वर्षांनी", [0]), [opened], question))
+    assert verify(ModelReply(True, "3 May 2021", [0]), [opened], question) == []
+    assert not any("length of time" in p for p in verify(ModelReply(True, "12 years ago", [0]), [opened], question))
+
+
+def test_how_many_years_asks_a_length_of_time_not_a_count() -> None:
+    assert not asks_for_count("How many years did the ferry line stay closed?")
+    assert not asks_for_count("How many days did the strike last?")
+    assert asks_for_count("How many ferries does the line run?")
+    shown = [_from("a.txt", "The second ferry of the line sailed after twelve years.")]
+    assert count_from_ordinal("How many years did the ferry line stay closed?", shown) is None

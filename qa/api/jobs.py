@@ -8,10 +8,13 @@ Model calls are CPU-bound. On the reference machine (2 cores) llama.cpp already
 uses both cores for one generation, so two generations at once take twice as
 long each and neither finishes sooner: the default is one answer at a time
 (`settings.server.workers = 1`). Bursts wait in a short FIFO queue
-(`settings.server.max_queue`, default 8, i.e. roughly a minute of work at
-5-15 s per answer). Beyond that a request is refused at once with 429 and a
-`Retry-After` estimated from recent answer times, instead of piling up work
-that clients will have given up on.
+(`settings.server.max_queue`, default 8) and only while the expected wait, from
+recent answer times, stays under `settings.server.max_wait_s` (default 60 s):
+model answers took 4-68 s each under load on 2 cores (answer, judge, a streamed
+follow-up's rewrite), so eight in line meant waits of up to 227 s (measured,
+docs/performance.md). Beyond either bound a request is refused at once with 429
+and a `Retry-After` estimated from those times, instead of piling up work that
+clients will have given up on.
 
 The pipeline runs in this module's own worker threads, never on the event
 loop; a worker keeps its slot until the pipeline returns, even if the client
@@ -62,9 +65,10 @@ class Job:
 class AnswerQueue:
     """At most `workers` answers run at once and at most `max_queue` more wait; see the module doc."""
 
-    def __init__(self, workers: int, max_queue: int) -> None:
+    def __init__(self, workers: int, max_queue: int, max_wait_s: float | None = None) -> None:
         self.workers = workers
         self.max_queue = max_queue
+        self.max_wait_s = max_wait_s
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa-answer")
         self._lock = threading.Lock()
         self._pending = 0  # running + waiting
@@ -73,9 +77,9 @@ class AnswerQueue:
         self.closed = False
 
     def submit(self, work: Callable[[], Answer]) -> Job:
-        """Queue `work`; raise `QueueFull` when `workers + max_queue` questions are already in."""
+        """Queue `work`; raise `QueueFull` when the queue is full or the expected wait too long."""
         with self._lock:
-            if self._pending >= self.workers + self.max_queue:
+            if self._pending >= self.workers + self.max_queue or self._wait_too_long():
                 raise QueueFull(self._retry_after())
             self._pending += 1
         job = Job()
@@ -103,6 +107,11 @@ class AnswerQueue:
     def _finished(self) -> None:
         with self._lock:
             self._pending -= 1
+
+    def _wait_too_long(self) -> bool:
+        """Whether a new question would wait more than `max_wait_s` before a worker is free for it."""
+        ahead = self._pending - self.workers + 1  # questions that must finish first
+        return self.max_wait_s is not None and ahead > 0 and self._answer_s * ahead / self.workers > self.max_wait_s
 
     def _retry_after(self) -> int:
         """Seconds until a slot is likely free: the queue ahead, divided among the workers."""

@@ -38,7 +38,7 @@ class Runtime:
         self.error: str | None = None
         self.generator_error: str | None = None
         server = settings.server
-        self.queue = AnswerQueue(server.workers, server.max_queue)
+        self.queue = AnswerQueue(server.workers, server.max_queue, server.max_wait_s)
         self.fast_lane = AnswerQueue(server.fast_workers, server.fast_max_queue)
         self.cache = AnswerCache(server.cache_entries, int(server.cache_mb * 1024 * 1024)) if server.cache else None
         self.index_watch = IndexWatch()
@@ -50,7 +50,7 @@ class Runtime:
         """Called at every app startup: fresh lanes if a previous shutdown closed them."""
         server = self.settings.server
         if self.queue.closed:
-            self.queue = AnswerQueue(server.workers, server.max_queue)
+            self.queue = AnswerQueue(server.workers, server.max_queue, server.max_wait_s)
         if self.fast_lane.closed:
             self.fast_lane = AnswerQueue(server.fast_workers, server.fast_max_queue)
 
