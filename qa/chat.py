@@ -21,7 +21,7 @@ from typing import TextIO
 from qa.cite import MARKER
 from qa.llm import GeneratorUnavailable
 from qa.pipeline import InvalidQuestion, Pipeline
-from qa.types import Answer, Turn
+from qa.types import Answer, Turn, citation_lines
 
 EXIT_WORDS = {"exit", "quit", "/exit", "/quit", ":q"}
 RESET_WORDS = {"/new", "/reset"}
@@ -134,10 +134,6 @@ def with_markers(answer: Answer) -> str:
 def sources_text(answer: Answer, styled: bool = False) -> str:
     """Numbered sources with their quotes, then one line of facts about the answer."""
     dim, plain = ("\x1b[2m", "\x1b[0m") if styled else ("", "")
-    lines = []
-    for n, cite in enumerate(answer.citations, start=1):
-        quote = " ".join(cite.quote.split())
-        lines.append(f"  [{n}] {cite.source} (chars {cite.start}-{cite.end})")
-        lines.append(f"      {dim}“{quote[:240]}{'…' if len(quote) > 240 else ''}”{plain}")
+    lines = citation_lines(answer.citations, dim, plain)
     lines.append(f"{dim}  {answer.mode} · {answer.timings.total_ms / 1000:.1f} s{plain}")
     return "\n".join(lines) + "\n\n"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 from pydantic import ValidationError
 
-from qa.types import Answer
+from qa.types import Answer, citation_lines
 
 if TYPE_CHECKING:
     from qa.pipeline import Pipeline
@@ -151,10 +151,7 @@ def render(answer: Answer) -> str:
     if answer.citations:
         lines.append("")
         lines.append("Sources:")
-    for n, cite in enumerate(answer.citations, start=1):
-        quote = " ".join(cite.quote.split())
-        lines.append(f"  [{n}] {cite.source} (chars {cite.start}-{cite.end})")
-        lines.append(f"      “{quote[:300]}{'…' if len(quote) > 300 else ''}”")
+    lines += citation_lines(answer.citations)
     lines.append(
         f"\n[{answer.mode}; {answer.timings.total_ms:.0f} ms; {answer.backend.llm}; {answer.backend.embedder}]"
     )

@@ -85,6 +85,24 @@ class Citation(BaseModel):
     )
 
 
+# A quote longer than this is cut when printed for people (the JSON always carries all of it).
+SHOWN_QUOTE_CHARS = 300
+
+
+def citation_lines(citations: list[Citation], dim: str = "", plain: str = "") -> list[str]:
+    """Numbered sources for people, as `qa ask` and `qa chat` print them: where, then the quote.
+
+    `dim`/`plain` wrap the quote (terminal styling); empty by default.
+    """
+    lines = []
+    for n, cite in enumerate(citations, start=1):
+        quote = " ".join(cite.quote.split())
+        cut = "…" if len(quote) > SHOWN_QUOTE_CHARS else ""
+        lines.append(f"  [{n}] {cite.source} (chars {cite.start}-{cite.end})")
+        lines.append(f"      {dim}“{quote[:SHOWN_QUOTE_CHARS]}{cut}”{plain}")
+    return lines
+
+
 class Timings(BaseModel):
     retrieve_ms: float = 0.0
     generate_ms: float = 0.0

@@ -76,3 +76,19 @@ def test_bad_setting_is_one_line_error(runner: CliRunner, monkeypatch: pytest.Mo
     monkeypatch.setenv("QA_LLM__BACKEND", "gpt-9")
     result = runner.invoke(main, ["ask", "How many cars?"])
     assert result.exit_code == 2 and "QA_" in result.stderr
+
+
+def test_cli_and_chat_print_citations_the_same_way() -> None:
+    from qa.chat import sources_text
+    from qa.cli import render
+    from qa.types import SHOWN_QUOTE_CHARS, Answer, BackendInfo, Citation
+
+    long_quote = "word " * 100
+    cite = Citation(source="a.txt", chunk_id="c", quote=long_quote, start=5, end=5 + len(long_quote))
+    backend = BackendInfo(llm="fake", embedder="fake")
+    answer = Answer(
+        question="q", answer="a", language="en", refused=False, mode="generated", citations=[cite], backend=backend
+    )
+    printed = [line for line in render(answer).splitlines() if line.startswith("      “")]
+    assert printed == [line for line in sources_text(answer).splitlines() if line.startswith("      “")]
+    assert len(printed) == 1 and printed[0].endswith("…”") and len(printed[0]) == 6 + SHOWN_QUOTE_CHARS + 3
