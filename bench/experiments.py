@@ -211,9 +211,7 @@ def run_experiments(
     out["top_k"] = top_k_variant(pipeline, english, qa_rows, 2, probe)
     if probe is not None and probe.requests:
         log(f"experiment: llama.cpp parameters, replaying {len(probe.requests)} qa requests per variant")
-        model = resolve_model(
-            settings.llm.model, settings.llm.model_path, settings.models_dir or settings.home / "models"
-        )
+        model = resolve_model(settings.llm.model, settings.llm.model_path, settings.model_folder)
         out["llm_params"] = llm_params(probe.requests, model, settings.llm.threads)
         out["example_request"] = probe.requests[-1]
     return out

@@ -42,6 +42,7 @@ from bench.machine import describe_machine, load_average, peak_rss_mb
 from bench.questions import load_cases, stratified
 from bench.report import check_floors, table, targets
 from bench.retrieval import stage_retrieval
+from qa.config import prepare_process
 from qa.evals.dataset import EvalCase
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class Plan:
 
 def configure_env(args: argparse.Namespace, home: Path) -> None:
     os.environ.setdefault("QA_MODELS_DIR", str(REPO / ".qa-home" / "models"))
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does
+    prepare_process()
     os.environ["QA_HOME"] = str(home)
     os.environ["QA_CORPUS"] = str(REPO / "seeds")
     if args.threads:

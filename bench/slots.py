@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -114,8 +113,10 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(run_slots(args.child, args.model, args.slots[0], args.threads, args.context)))
         return
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from qa.config import prepare_process
     from qa.llm import resolve_model
+
+    prepare_process()
 
     model = resolve_model("qwen2.5-coder-1.5b", None, REPO / ".qa-home" / "models")
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
-from pydantic import ValidationError
 
 from qa.types import Answer, citation_lines
 
@@ -25,17 +23,15 @@ def fail(message: str) -> NoReturn:
 
 def _pipeline(rebuild: bool = False) -> Pipeline:
     # Imported here so `qa --help` stays instant and import errors become one line.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from qa.config import get_settings
+    from qa.config import BadSetting, load_settings, prepare_process
     from qa.llm import GeneratorUnavailable
     from qa.store import IndexUnavailable
     from qa.wiring import build_pipeline
 
+    prepare_process()
     try:
-        return build_pipeline(get_settings(), rebuild_index=rebuild)
-    except ValidationError as exc:
-        fail(f"bad QA_* setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
-    except (IndexUnavailable, GeneratorUnavailable) as exc:
+        return build_pipeline(load_settings(), rebuild_index=rebuild)
+    except (BadSetting, IndexUnavailable, GeneratorUnavailable) as exc:
         fail(str(exc))
 
 

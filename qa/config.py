@@ -1,6 +1,7 @@
 """Typed settings, read from `QA_*` environment variables (nested with `__`).
 
-Nothing is loaded at import time: call `get_settings()`.
+Nothing is loaded at import time: call `get_settings()` (entry points: `prepare_process()`, then
+`load_settings()`, which turns a bad value into one `BadSetting` line).
 Examples: `QA_HOME=/data/qa`, `QA_LLM__BACKEND=ollama`, `QA_LLM__BACKEND=openai`, `QA_LLM__MODEL_PATH=/models/x.gguf`,
 `QA_EMBED__BACKEND=sentence-transformers`, `QA_RETRIEVE__TOP_K=4`.
 """
@@ -12,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -170,8 +171,35 @@ class Settings(BaseSettings):
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
 
+    @property
+    def model_folder(self) -> Path:
+        """Where assembled model files live: `models_dir`, or `<home>/models`."""
+        return self.models_dir or self.home / "models"
+
+
+class BadSetting(ValueError):
+    """A `QA_*` variable does not validate; the message names it and says why, in one line."""
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""
     return Settings()
+
+
+def load_settings() -> Settings:
+    """`get_settings()` for entry points: a bad `QA_*` value becomes one `BadSetting` line."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadSetting(f"bad QA_* setting: {first['loc']}: {first['msg']}") from exc
+
+
+def prepare_process() -> None:
+    """What every entry point (CLI, server, eval, bench) sets before a model loads.
+
+    Without a passive wait policy OpenMP threads spin between calls, and latency
+    collapses when another process uses the cores; it must be set before the engine loads.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

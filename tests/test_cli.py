@@ -72,10 +72,13 @@ def test_ingest_missing_path_is_one_line_error(runner: CliRunner, tmp_path: Path
     assert result.exit_code == 2 and "no such file" in result.stderr
 
 
-def test_bad_setting_is_one_line_error(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("command", [["ask", "How many cars?"], ["serve"], ["eval", "--limit", "1"]])
+def test_bad_setting_is_one_line_error(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
     monkeypatch.setenv("QA_LLM__BACKEND", "gpt-9")
-    result = runner.invoke(main, ["ask", "How many cars?"])
-    assert result.exit_code == 2 and "QA_" in result.stderr
+    result = runner.invoke(main, command)
+    assert result.exit_code != 0
+    output = (result.stderr or str(result.exception)).strip()
+    assert "bad QA_* setting: ('llm', 'backend')" in output and "\n" not in output
 
 
 def test_cli_and_chat_print_citations_the_same_way() -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-
-from pydantic import ValidationError
 
 log = logging.getLogger("qa.api")
 
@@ -14,17 +11,17 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 def run(host: str | None = None, port: int | None = None) -> None:
     """Serve the API and the chat page until interrupted; the pipeline loads in the background."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from qa.config import BadSetting, load_settings, prepare_process
+
+    prepare_process()
     import uvicorn
 
     from qa.api.app import create_app
-    from qa.config import get_settings
 
     try:
-        settings = get_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise SystemExit(f"qa: error: bad QA_* setting: {first['loc']}: {first['msg']}") from exc
+        settings = load_settings()
+    except BadSetting as exc:
+        raise SystemExit(f"qa: error: {exc}") from exc
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     qa_log = logging.getLogger("qa")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,9 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from qa.config import Settings, get_settings
+from qa.config import BadSetting, Settings, load_settings, prepare_process
 from qa.evals import gate, verifier
 from qa.evals.dataset import EvalCase, check_anchors, load_cases, load_corpus
 from qa.evals.gate import DEFAULT_TOLERANCE, GateSetupError
@@ -298,7 +295,7 @@ def eval_settings(base: Settings, backend: str | None, home: Path | None) -> Set
     Model files stay where the configured settings keep them, so a temporary
     index never re-assembles the 1.1 GB model.
     """
-    update: dict[str, Any] = {"models_dir": base.models_dir or base.home / "models"}
+    update: dict[str, Any] = {"models_dir": base.model_folder}
     if backend is not None:
         update["llm"] = base.llm.model_copy(update={"backend": backend})
     if home is not None:
@@ -470,10 +467,9 @@ def summary_text(report: EvalReport) -> str:
 
 def _settings() -> Settings:
     try:
-        return get_settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise EvalSetupError(f"bad QA_* setting: {first['loc']}: {first['msg']}") from exc
+        return load_settings()
+    except BadSetting as exc:
+        raise EvalSetupError(str(exc)) from exc
 
 
 def _load_cases(args: argparse.Namespace, corpus_dir: Path) -> list[EvalCase]:
@@ -627,7 +623,7 @@ def verifier_summary(metrics: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `qa eval`; returns the exit status."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    prepare_process()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return _main(args)
