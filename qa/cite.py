@@ -208,12 +208,19 @@ _MONTHS = re.compile(
     re.IGNORECASE,
 )
 
+# Units of time (en, hi, mr), as a word starts.
+_TIME_UNITS = r"years?|months?|weeks?|days?|hours?|minutes?|वर्ष|साल|महीन|महिन|हफ्त|सप्ताह|आठवड|दिन|दिवस|घंट|तास"
+_TIME_UNIT = re.compile(rf"^(?:{_TIME_UNITS})", re.IGNORECASE)
 # A number and a unit of time: how long, not when (en, hi, mr).
 _DURATION = re.compile(
     r"(?:[\d०-९]+|\b[a-z]+)[\s-]+(?:years?|months?|weeks?|days?|hours?|minutes?)\b"
     r"|(?:वर्ष|वर्षों|वर्षे|वर्षां|साल|महीन|महिन|हफ्त|सप्ताह|आठवड|दिन|दिवस|घंट|तास)",
     re.IGNORECASE,
 )
+# "How many years ...", "कितने साल ...": a length of time, whose number the text gives with its unit.
+_ASKS_DURATION = re.compile(rf"(?:\bhow\s+many|कितन[ाीे]|किती)\s+(?:\S+\s+)?(?:{_TIME_UNITS})", re.IGNORECASE)
+# How far after a number its unit of time may stand ("24 years", "24 वर्षों में").
+UNIT_REACH = 2
 _AGO = re.compile(r"\bago\b|\bearlier\b|\blater\b|पहले|पूर्वी|आधी|बाद|नंतर", re.IGNORECASE)
 
 
@@ -352,8 +359,28 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     # matched by its consonants ("ऑरस"/"Aurus"); other question words rarely transliterate.
     if asks_value and (_same_script(question, cited_text) or asks_for_count(question)):
         problems += _number_context_problems(reply.answer, question, cited_text)
+    if _ASKS_DURATION.search(question):
+        problems += _duration_problems(reply.answer, cited_text)
     if _same_script(reply.answer, cited_text):
         problems += _word_problems(reply.answer, cited_text)
+    return problems
+
+
+def _duration_problems(answer: str, cited_text: str) -> list[str]:
+    """For "how many years": each number of the answer stands in the cited text with a unit of time.
+
+    "Kim, 40, ..." gives an age, not the years since a visit; "24 वर्षों में" gives a length of time,
+    in any of the three languages.
+    """
+    found = tokens(cited_text)
+    problems = []
+    for number in sorted(number_values(answer)):
+        with_unit = any(
+            number in number_values(t) and any(_TIME_UNIT.match(u) for u in found[i + 1 : i + 1 + UNIT_REACH])
+            for i, t in enumerate(found)
+        )
+        if not with_unit:
+            problems.append(f"{number} in the cited text is not a length of time")
     return problems
 
 

@@ -253,3 +253,13 @@ def test_how_many_years_asks_a_length_of_time_not_a_count() -> None:
     assert asks_for_count("How many ferries does the line run?")
     shown = [_from("a.txt", "The second ferry of the line sailed after twelve years.")]
     assert count_from_ordinal("How many years did the ferry line stay closed?", shown) is None
+
+
+def test_how_many_years_is_answered_by_a_number_with_a_unit_of_time() -> None:
+    question = "How many years did the ferry line stay closed?"
+    closed = passage("The ferry line reopened in 2021 after 12 years, said the mayor, 58.")
+    assert verify(ModelReply(True, "12 years", [0]), [closed], question) == []
+    assert any("length of time" in p for p in verify(ModelReply(True, "58 years", [0]), [closed], question))
+    hindi = passage("फ़ेरी सेवा 12 वर्षों के बाद फिर शुरू हुई, महापौर 58 ने कहा।")
+    assert verify(ModelReply(True, "12 years", [0]), [hindi], question) == []
+    assert verify(ModelReply(True, "58 years", [0]), [hindi], question)
