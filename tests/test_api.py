@@ -27,7 +27,6 @@ from tests.conftest import SEEDS, fake_settings
 QUESTION = "What did Kim Yo Jong say about the car?"
 # The fake generator's draft for this one fails verification: the final answer quotes the sources.
 REPLACED_QUESTION = "How old is Kim Jong Un?"
-OTHER_QUESTION = "Which car did Putin give Kim Jong Un?"
 SOURCE = "003_35e64f3a5f04986d.txt"
 
 
@@ -368,14 +367,12 @@ def test_full_queue_answers_429_with_retry_after(isolated_home: Path) -> None:
         try:
             running = pool.submit(test_client.post, "/api/ask", json=body)
             _until(generator.entered.is_set)
-            # Other questions: the same one would share the running answer instead of queueing.
-            waiting = pool.submit(test_client.post, "/api/ask", json={"question": OTHER_QUESTION})
+            waiting = pool.submit(test_client.post, "/api/ask", json=body)
             _until(lambda: test_client.get("/health").json()["queue"]["waiting"] == 1)
-            refused = test_client.post("/api/ask", json={"question": REPLACED_QUESTION})
+            refused = test_client.post("/api/ask", json=body)
             assert_error(refused, 429, "busy")
             assert int(refused.headers["retry-after"]) >= 1
-            third = [{"role": "user", "content": REPLACED_QUESTION}]
-            streamed = test_client.post("/api/chat", json=chat(third, True))
+            streamed = test_client.post("/api/chat", json=chat([{"role": "user", "content": QUESTION}], True))
             assert streamed.status_code == 429 and "retry-after" in streamed.headers
             queue = test_client.get("/health").json()["queue"]
             assert queue == {"running": 1, "waiting": 1, "workers": 1, "max_queue": 1}
@@ -401,8 +398,8 @@ def test_a_question_whose_client_left_is_dropped_from_the_queue(isolated_home: P
     async def scenario() -> None:
         running = asyncio.ensure_future(service.answer(runtime, QUESTION))
         await asyncio.to_thread(_until, generator.entered.is_set)
-        with pytest.raises(service.ClientGone):  # another question: the same one would share the running job
-            await service.answer(runtime, OTHER_QUESTION, connection=GoneClient())  # type: ignore[arg-type]
+        with pytest.raises(service.ClientGone):
+            await service.answer(runtime, QUESTION, connection=GoneClient())  # type: ignore[arg-type]
         assert runtime.queue.stats()["waiting"] == 0
         generator.release.set()
         assert (await running)[0].citations
@@ -414,35 +411,6 @@ def test_a_question_whose_client_left_is_dropped_from_the_queue(isolated_home: P
         runtime.shutdown()
     answered = [c for c in generator.inner.calls if "Proposed answer:" not in c[-1]["content"]]  # not the judge
     assert len(answered) == 1  # the abandoned question never reached the model
-
-
-def test_the_same_question_asked_while_it_is_being_answered_shares_one_model_job(isolated_home: Path) -> None:
-    generator = BlockingGenerator()
-    pipeline = make_pipeline(isolated_home, generator=generator, server={"workers": 1, "max_queue": 1})
-    runtime = Runtime(pipeline.settings, pipeline, lambda: pipeline)
-    runtime.load()
-
-    async def scenario() -> None:
-        first = await service.Pending.start(runtime, QUESTION)
-        await asyncio.to_thread(_until, generator.entered.is_set)
-        again = [await service.Pending.start(runtime, f"  {QUESTION.upper()} ") for _ in range(3)]  # same key
-        assert all(p.served.job is first.served.job for p in again)
-        assert runtime.queue.stats() == {"running": 1, "waiting": 0, "workers": 1, "max_queue": 1}
-        again[0].cancel()  # one client leaves: the others still get the answer
-        other = await service.Pending.start(runtime, OTHER_QUESTION)  # a different question queues as usual
-        assert other.served.job is not first.served.job
-        generator.release.set()
-        job = first.served.job
-        assert job is not None and (await service.wait(job)).citations
-        assert [(await p.next_event(5))[0] for p in again[1:]] == ["answer", "answer"]
-
-    try:
-        asyncio.run(scenario())
-    finally:
-        generator.release.set()
-        runtime.shutdown()
-    answered = [c for c in generator.inner.calls if "Proposed answer:" not in c[-1]["content"]]  # not the judge
-    assert sum(QUESTION in c[-1]["content"] for c in answered) == 1
 
 
 def _until(condition: Callable[[], bool], timeout: float = 10) -> None:

@@ -55,18 +55,6 @@ class Job:
     future: Future[Answer] = field(default_factory=Future)
     submitted: float = field(default_factory=time.perf_counter)
     started: float | None = None
-    holders: int = 1  # requests waiting for this answer (the same question shares one job)
-
-    def share(self) -> Job:
-        """One more request waits for this job's answer (called on the event loop)."""
-        self.holders += 1
-        return self
-
-    def release(self) -> None:
-        """A request stopped waiting; the last one to go drops the job if it has not started."""
-        self.holders -= 1
-        if self.holders <= 0:
-            self.future.cancel()
 
     @property
     def waited_ms(self) -> float:

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Literal
 
-from qa.api.jobs import AnswerQueue, Job
-from qa.cache import AnswerCache, CacheKey, IndexWatch, answering_version
+from qa.api.jobs import AnswerQueue
+from qa.cache import AnswerCache, IndexWatch, answering_version
 from qa.config import Settings
 from qa.llm import GeneratorUnavailable
 from qa.pipeline import Pipeline
@@ -42,7 +42,6 @@ class Runtime:
         self.fast_lane = AnswerQueue(server.fast_workers, server.fast_max_queue)
         self.cache = AnswerCache(server.cache_entries, int(server.cache_mb * 1024 * 1024)) if server.cache else None
         self.index_watch = IndexWatch()
-        self.in_flight: dict[CacheKey, Job] = {}  # model jobs by question key, shared by identical questions
         self._version: str | None = None
         self._build = build
         self._loader: threading.Thread | None = None
@@ -52,7 +51,6 @@ class Runtime:
         server = self.settings.server
         if self.queue.closed:
             self.queue = AnswerQueue(server.workers, server.max_queue, server.max_wait_s)
-            self.in_flight.clear()
         if self.fast_lane.closed:
             self.fast_lane = AnswerQueue(server.fast_workers, server.fast_max_queue)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -91,7 +91,6 @@ class Pending:
         self.served = served
         self.hit = hit
         self._events = events
-        self._released = False
 
     @classmethod
     async def start(
@@ -128,9 +127,8 @@ class Pending:
         def on_text(piece: str) -> None:
             call_soon(loop, events.put_nowait, ("delta", piece))
 
-        drafts = on_text if stream else None
-        job = _in_flight(runtime, key) or _queue_for_model(
-            runtime, key, lambda: _answer_and_file(runtime, pipeline, key, question, history, drafts, True)
+        job = runtime.queue.submit(
+            lambda: _answer_and_file(runtime, pipeline, key, question, history, on_text if stream else None, True)
         )
         job.future.add_done_callback(lambda done: call_soon(loop, events.put_nowait, _final_event(done)))
         return cls(runtime, Served("model", job, cache_ms), events, None)
@@ -145,36 +143,9 @@ class Pending:
             return KEEPALIVE
 
     def cancel(self) -> None:
-        """Stop waiting: the job is dropped if it still waits and no other request shares it. Once only."""
-        if self.served.job is not None and not self._released:
-            self._released = True
-            self.served.job.release()
-
-
-def _in_flight(runtime: Runtime, key: CacheKey | None) -> Job | None:
-    """The model job already answering this very question (same cache key), shared instead of queued again.
-
-    Under load the same question arrives many times before its first answer is cached; each
-    would otherwise take a place in the model queue and pay the full model cost again. A request
-    that shares a job gets the final answer, not the first request's streamed draft.
-    """
-    job = runtime.in_flight.get(key) if key is not None else None
-    return job.share() if job is not None and not job.future.done() else None
-
-
-def _queue_for_model(runtime: Runtime, key: CacheKey | None, work: Callable[[], Answer]) -> Job:
-    """A new model-queue job (`QueueFull` → 429), findable by its key until it is done."""
-    job = runtime.queue.submit(work)
-    if key is not None:
-        runtime.in_flight[key] = job
-        loop = asyncio.get_running_loop()
-        job.future.add_done_callback(lambda _: call_soon(loop, _forget, runtime, key, job))
-    return job
-
-
-def _forget(runtime: Runtime, key: CacheKey, job: Job) -> None:
-    if runtime.in_flight.get(key) is job:
-        del runtime.in_flight[key]
+        """Drop the job if it still waits (no-op once running or done)."""
+        if self.served.job is not None:
+            self.served.job.future.cancel()
 
 
 async def _look_up(
@@ -236,7 +207,7 @@ async def until_done_or_gone(awaitable: Awaitable[T], job: Job, connection: Conn
     if task.done():
         return task.result()
     task.cancel()
-    job.release()
+    job.future.cancel()
     raise ClientGone
 
 
