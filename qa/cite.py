@@ -186,10 +186,13 @@ _ASKS_NUMBER = re.compile(
 )
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b|कितन[ाीे]|किती", re.IGNORECASE)
 # Hindi/Marathi use one word for "how many" and "how much": these nouns make it an amount, age or time.
+# Units of time, as a word starts: English, then Hindi and Marathi.
+_EN_TIME_UNITS = r"years?|months?|weeks?|days?|hours?|minutes?"
+_HI_MR_TIME_UNITS = r"वर्ष|साल|महीन|महिन|हफ्त|सप्ताह|आठवड|दिन|दिवस|घंट|तास"
+_TIME_UNITS = f"{_EN_TIME_UNITS}|{_HI_MR_TIME_UNITS}"
 # "How many years/days" asks a length of time, in every language, not a number of things.
 _NOT_A_COUNT = re.compile(
-    r"\bold\b|\bage\b|\b(?:years?|months?|weeks?|days?|hours?|minutes?)\b"
-    r"|उम्र|आयु|वय|कीमत|किंमत|दाम|रुपय|डॉलर|वर्ष|साल|दिन|वेळ|समय",
+    rf"\bold\b|\bage\b|\b(?:{_EN_TIME_UNITS})\b|उम्र|आयु|वय|कीमत|किंमत|दाम|रुपय|डॉलर|वर्ष|साल|दिन|वेळ|समय",
     re.IGNORECASE,
 )
 _ASKS_TIME = re.compile(
@@ -208,15 +211,9 @@ _MONTHS = re.compile(
     re.IGNORECASE,
 )
 
-# Units of time (en, hi, mr), as a word starts.
-_TIME_UNITS = r"years?|months?|weeks?|days?|hours?|minutes?|वर्ष|साल|महीन|महिन|हफ्त|सप्ताह|आठवड|दिन|दिवस|घंट|तास"
 _TIME_UNIT = re.compile(rf"^(?:{_TIME_UNITS})", re.IGNORECASE)
-# A number and a unit of time: how long, not when (en, hi, mr).
-_DURATION = re.compile(
-    r"(?:[\d०-९]+|\b[a-z]+)[\s-]+(?:years?|months?|weeks?|days?|hours?|minutes?)\b"
-    r"|(?:वर्ष|वर्षों|वर्षे|वर्षां|साल|महीन|महिन|हफ्त|सप्ताह|आठवड|दिन|दिवस|घंट|तास)",
-    re.IGNORECASE,
-)
+# A number and a unit of time: how long, not when (en; in Hindi and Marathi the unit alone).
+_DURATION = re.compile(rf"(?:[\d०-९]+|\b[a-z]+)[\s-]+(?:{_EN_TIME_UNITS})\b|{_HI_MR_TIME_UNITS}", re.IGNORECASE)
 # "How many years ...", "कितने साल ...": a length of time, whose number the text gives with its unit.
 _ASKS_DURATION = re.compile(rf"(?:\bhow\s+many|कितन[ाीे]|किती)\s+(?:\S+\s+)?(?:{_TIME_UNITS})", re.IGNORECASE)
 # How far after a number its unit of time may stand ("24 years", "24 वर्षों में").

@@ -108,15 +108,19 @@ class AnswerQueue:
         with self._lock:
             self._pending -= 1
 
+    def _expected_wait_s(self, ahead: int) -> float:
+        """Seconds until `ahead` questions have finished, from recent answer times, spread over the workers."""
+        return self._answer_s * ahead / self.workers
+
     def _wait_too_long(self) -> bool:
         """Whether a new question would wait more than `max_wait_s` before a worker is free for it."""
         ahead = self._pending - self.workers + 1  # questions that must finish first
-        return self.max_wait_s is not None and ahead > 0 and self._answer_s * ahead / self.workers > self.max_wait_s
+        return self.max_wait_s is not None and ahead > 0 and self._expected_wait_s(ahead) > self.max_wait_s
 
     def _retry_after(self) -> int:
         """Seconds until a slot is likely free: the queue ahead, divided among the workers."""
         ahead = max(1, self._pending - self.workers + 1)
-        return max(1, min(600, math.ceil(self._answer_s * ahead / self.workers)))
+        return max(1, min(600, math.ceil(self._expected_wait_s(ahead))))
 
     def stats(self) -> dict[str, int]:
         with self._lock:
