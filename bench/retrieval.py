@@ -50,7 +50,7 @@ class ScaledStore:
 
     def grow_to(self, size: int) -> int:
         """Add synthetic sources until the store holds `size` chunks; returns the chunks written."""
-        from qa.ingest import file_hash
+        from qa.sources import file_hash
 
         written = 0
         for source, text, chunks, vectors in self.corpus.sources(max(size - self.store.count(), 0), self._next_source):

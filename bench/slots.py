@@ -45,7 +45,8 @@ SEED_QUESTIONS = [
 def record_requests(count: int, home: Path) -> list[dict[str, Any]]:
     """qa's answer requests for the first `count` seed questions, as LlamaCppGenerator sends them."""
     from qa.config import Settings
-    from qa.llm import Message, OnText, chat_request
+    from qa.llm import Message, chat_request
+    from qa.types import OnText
     from qa.wiring import build_pipeline
 
     requests: list[dict[str, Any]] = []

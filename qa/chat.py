@@ -18,10 +18,9 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from qa.cite import MARKER
 from qa.llm import GeneratorUnavailable
 from qa.pipeline import InvalidQuestion, Pipeline
-from qa.types import Answer, Turn, citation_lines
+from qa.types import MARKER, Answer, Turn, citation_lines, with_markers
 
 EXIT_WORDS = {"exit", "quit", "/exit", "/quit", ":q"}
 RESET_WORDS = {"/new", "/reset"}
@@ -122,13 +121,6 @@ class Draft:
         lines = (REPLY + self.text).split("\n")
         rows = sum(max(1, math.ceil(len(line) / columns)) for line in lines)
         self.out.write("\r" + "\x1b[1A" * (rows - 1) + "\x1b[J")
-
-
-def with_markers(answer: Answer) -> str:
-    """The answer text with `[n]` citation markers (appended when the text has none)."""
-    if not answer.citations or MARKER.search(answer.answer):
-        return answer.answer
-    return answer.answer + " " + "".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
 
 
 def sources_text(answer: Answer, styled: bool = False) -> str:

@@ -23,7 +23,7 @@ from qa.text import (
     tokens,
     words,
 )
-from qa.types import Passage
+from qa.types import MARKER, Passage
 
 # Function words that say nothing about the answer (en; Hindi and Marathi postpositions and auxiliaries).
 _STOPWORDS = frozenset(
@@ -154,7 +154,6 @@ _SENTENCE = re.compile(r"[^.!?।\n]+(?:[.!?।]+[\"'”’)\]]*|$)")
 # Punctuation inside a sentence that ends a clause; a comma between digits ("1,000") does not.
 _CLAUSE_BREAK = re.compile(r"[;:()\[\]—–]|,(?!\d)|\s-\s")
 
-MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 # The refusal constant as the model writes it (it sometimes drops or changes the ending).
 _REFUSAL_TEXT = re.compile(r"^\W*i\s+cannot\s+answer\b", re.IGNORECASE)
 MIN_WORD_OVERLAP = 0.5

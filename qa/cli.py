@@ -136,7 +136,7 @@ def chat_command() -> None:
 @click.pass_context
 def eval_command(ctx: click.Context) -> None:
     """Run the eval set through the pipeline and gate on the baseline (options: `qa eval --help`)."""
-    from qa.evals.runner import main as eval_main
+    from qa.evals.cli import main as eval_main
 
     sys.exit(eval_main(list(ctx.args)))
 

@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from qa.grammar import compact_grammar
-from qa.types import Usage
+from qa.types import OnText, Usage
 
 Message = dict[str, str]
-OnText = Callable[[str], None]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,6 @@ def record_usage(prompt_tokens: int | None, completion_tokens: int | None) -> No
 
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 QWEN_PARTS = 22
-SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
 def resolve_model(name: str, model_path: Path | None, models_dir: Path) -> Path:

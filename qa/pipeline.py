@@ -33,8 +33,8 @@ from qa.cite import (
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.formats import page_of
-from qa.indexer import Progress, ingest
-from qa.ingest import detect_language
+from qa.ingest import ingest
+from qa.language import detect_language
 from qa.llm import Generator, Message, metered_usage
 from qa.prompts import template
 from qa.retrieve import Retrieval, Retriever
@@ -50,7 +50,9 @@ from qa.types import (
     IngestReport,
     Language,
     Mode,
+    OnText,
     Passage,
+    Progress,
     Span,
     Timings,
     Turn,
@@ -71,7 +73,6 @@ NO_SUPPORTED_ANSWER: dict[Language, str] = {
     "hi": "लेखों में इसका समर्थित उत्तर नहीं मिला। सबसे निकट अंश:",
     "mr": "लेखांमध्ये याचे समर्थित उत्तर सापडले नाही. सर्वात जवळचा उतारा:",
 }
-OnText = Callable[[str], None]
 # Fewer sentences stating a date/number than this and all sentences are candidates.
 MIN_VALUE_SENTENCES = 3
 
@@ -99,6 +100,15 @@ def without_model() -> Iterator[None]:
         yield
     finally:
         _model_allowed.reset(token)
+
+
+@dataclass(frozen=True)
+class Traced:
+    """An answer with what it came from: the question as searched (condensed after a history) and that search."""
+
+    answer: Answer
+    searched: str
+    retrieval: Retrieval
 
 
 @dataclass
@@ -161,6 +171,10 @@ class Pipeline:
 
     def answer(self, question: str, history: list[Turn] | None = None, on_text: OnText | None = None) -> Answer:
         """Answer one question, citing the passages used; never an unchecked claim."""
+        return self.answer_traced(question, history, on_text).answer
+
+    def answer_traced(self, question: str, history: list[Turn] | None = None, on_text: OnText | None = None) -> Traced:
+        """`answer`, with the question as searched and what that one search found (the eval scores both)."""
         started = time.perf_counter()
         question = self.check_question(question)
         language = detect_language(question)
@@ -170,7 +184,7 @@ class Pipeline:
             retrieved_at = time.perf_counter()
             outcome = self._respond(standalone, language, retrieval, on_text)
         finished = time.perf_counter()
-        return Answer(
+        answer = Answer(
             question=question,
             answer=outcome.text,
             language=language,
@@ -186,6 +200,12 @@ class Pipeline:
             backend=self.backend_info(),
             notes=outcome.notes,
         )
+        return Traced(answer, standalone, retrieval)
+
+    def standalone_question(self, question: str, history: list[Turn] | None = None) -> str:
+        """The question as `answer` would search with: checked, and condensed when it follows a history."""
+        question = self.check_question(question)
+        return self.condense(question, history) if history else question
 
     def check_question(self, question: str) -> str:
         text = question.strip() if isinstance(question, str) else ""

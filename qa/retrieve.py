@@ -35,6 +35,8 @@ class Retrieval:
     best_similarity: float
     # The best-ranked candidate of each language, whether or not it made the top k.
     best_by_language: tuple[Passage, ...] = ()
+    # Every candidate, best first (`passages` is its head): the eval scores recall@k on it.
+    ranked: tuple[Passage, ...] = ()
 
     def evidence_pool(self) -> list[Passage]:
         """The top passages plus the best one of every other language.
@@ -78,12 +80,12 @@ class Retriever:
                 best_similarity = max(best_similarity, score)
                 candidates.append((centred, Passage(chunk=chunk, score=centred, rank=0)))
         candidates.sort(key=lambda item: item[0], reverse=True)
-        passages = [Passage(p.chunk, p.score, rank) for rank, (_, p) in enumerate(candidates[:k], start=1)]
+        ranked = tuple(Passage(p.chunk, p.score, rank) for rank, (_, p) in enumerate(candidates, start=1))
         best = candidates[0][0] if candidates else float("-inf")
         leaders: dict[str, Passage] = {}
-        for _, passage in candidates:
+        for passage in ranked:
             leaders.setdefault(passage.chunk.language, passage)
-        return Retrieval(passages, best, best_similarity, tuple(leaders.values()))
+        return Retrieval(list(ranked[:k]), best, best_similarity, tuple(leaders.values()), ranked)
 
     def _language_samples(self) -> dict[Language, Vectors]:
         with self._lock:

@@ -6,12 +6,18 @@ Nothing from llama-index or Chroma crosses a module boundary: ingest produces
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 Language = Literal["en", "hi", "mr"]
+# Called with each piece of an answer's text as the model writes it (streaming).
+OnText = Callable[[str], None]
+# Called with one line saying how a long job (ingest, eval) is getting on.
+Progress = Callable[[str], None]
 # generated: a direct answer that passed the checks. extractive: no supported answer was found;
 # the text says so and quotes the one closest sentence (refused is true). refused: the refusal text.
 Mode = Literal["generated", "extractive", "refused"]
@@ -87,6 +93,8 @@ class Citation(BaseModel):
 
 # A quote longer than this is cut when printed for people (the JSON always carries all of it).
 SHOWN_QUOTE_CHARS = 300
+# "[n]" in an answer's text points at its n-th citation.
+MARKER = re.compile(r"\s*\[(\d{1,3})\]")
 
 
 def citation_lines(citations: list[Citation], dim: str = "", plain: str = "") -> list[str]:
@@ -141,6 +149,13 @@ class Answer(BaseModel):
     backend: BackendInfo
     # Why verification rejected a generated answer, if it did (empty when it passed).
     notes: list[str] = Field(default_factory=list)
+
+
+def with_markers(answer: Answer) -> str:
+    """The answer text with `[n]` citation markers (appended when the text has none)."""
+    if not answer.citations or MARKER.search(answer.answer):
+        return answer.answer
+    return answer.answer + " " + "".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
 
 
 @dataclass

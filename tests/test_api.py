@@ -18,9 +18,9 @@ from litestar.testing import TestClient
 
 from qa.api import create_app, service
 from qa.api.runtime import Runtime
-from qa.llm import FakeGenerator, GeneratorUnavailable, Message, OnText
+from qa.llm import FakeGenerator, GeneratorUnavailable, Message
 from qa.pipeline import Pipeline
-from qa.types import Answer
+from qa.types import Answer, OnText
 from qa.wiring import build_pipeline
 from tests.conftest import SEEDS, fake_settings
 

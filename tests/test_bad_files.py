@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from qa.cli import main
-from qa.ingest import MAX_FILE_BYTES
+from qa.sources import MAX_FILE_BYTES
 
 GOOD = "Putin gave Kim Jong Un an Aurus Senat limousine in February, the agency said.\n"
 

@@ -11,7 +11,7 @@ from qa.evals.metrics import (
     aggregate,
     citation_precision,
     citation_recall,
-    content_words,
+    claim_words,
     evidence_shown,
     extract_numbers,
     faithfulness,
@@ -295,11 +295,11 @@ class TestTextHelpers:
     def test_extract_numbers(self) -> None:
         assert extract_numbers("२३९७ and 275,000 and 2.5") == {"2397", "275000", "2.5"}
 
-    def test_content_words_keep_devanagari_whole(self) -> None:
+    def test_claim_words_keep_devanagari_whole(self) -> None:
         # Plain \w+ would split पुतिन at its vowel signs.
-        assert "पुतिन" in content_words("पुतिन यांनी किम")
-        assert "यांनी" not in content_words("पुतिन यांनी किम")  # stopword
-        assert "किम" not in content_words("पुतिन यांनी किम")  # 3 code points
+        assert "पुतिन" in claim_words("पुतिन यांनी किम")
+        assert "यांनी" not in claim_words("पुतिन यांनी किम")  # stopword
+        assert "किम" not in claim_words("पुतिन यांनी किम")  # 3 code points
 
 
 # -------------------------------------------------------------------- refusal

@@ -18,7 +18,8 @@ import qa.pipeline
 import qa.wiring
 from qa.cli import main as cli_main
 from qa.config import Settings
-from qa.evals import gate, runner
+from qa.evals import cli as eval_cli
+from qa.evals import gate
 from qa.evals.dataset import load_cases
 from qa.llm import FakeGenerator, Generator, Message
 from qa.retrieve import Retrieval, Retriever
@@ -64,7 +65,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run(tmp_path: Path, cases: Path, *extra: str) -> int:
     argv = ["--backend", "fake", "--cases", str(cases), "--out", str(tmp_path / "out")]
-    return runner.main([*argv, "--baseline", str(tmp_path / "baseline.json"), "-q", *extra])
+    return eval_cli.main([*argv, "--baseline", str(tmp_path / "baseline.json"), "-q", *extra])
 
 
 def use_generator(monkeypatch: pytest.MonkeyPatch, generator: Generator) -> None:
@@ -146,6 +147,25 @@ def test_follow_up_retrieval_uses_the_question_the_pipeline_retrieved_with(
     assert rows["hi-fu-01"]["retrieval_question"] != rows["hi-fu-01"]["question"]
 
 
+def test_retrieval_is_scored_on_the_answers_own_search(
+    tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searches: list[tuple[str, int | None]] = []
+    original = Retriever.retrieve
+
+    def counted(self: Retriever, question: str, top_k: int | None = None) -> Retrieval:
+        searches.append((question, top_k))
+        return original(self, question, top_k)
+
+    monkeypatch.setattr(Retriever, "retrieve", counted)
+    assert run(tmp_path, env) == 0
+    rows = json.loads((tmp_path / "out" / "latest.json").read_text())["results"]
+    # One search per case, at the depth answers use; recall@5 still reads five passages of that ranking.
+    assert [q for q, _ in searches] == [r["retrieval_question"] for r in rows]
+    assert {k for _, k in searches} == {None}
+    assert overall(tmp_path)["recall@5"] > 0.3
+
+
 def test_retrieval_only_loads_no_model_and_reports_recall(
     tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -224,7 +244,7 @@ def test_gate_fails_when_the_retriever_is_broken(
     original = Retriever.retrieve
 
     def nothing(self: Retriever, question: str, top_k: int | None = None) -> Retrieval:
-        return dataclasses.replace(original(self, question, top_k), passages=[])
+        return dataclasses.replace(original(self, question, top_k), passages=[], ranked=())
 
     monkeypatch.setattr(Retriever, "retrieve", nothing)
     capsys.readouterr()
@@ -313,10 +333,12 @@ def test_a_per_type_regression_fails_the_gate_while_the_overall_mean_passes() ->
 def test_update_baseline_refuses_a_dirty_tree(
     tmp_path: Path, env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(runner, "uncommitted_changes", lambda outputs, repo=REPO: ["qa/pipeline.py"])
+    monkeypatch.setattr(eval_cli, "uncommitted_changes", lambda outputs, repo=REPO: ["qa/pipeline.py"])
     committed = REPO / "eval" / "baseline.json"
     before = committed.read_bytes()
-    status = runner.main(["--backend", "fake", "--cases", str(env), "--out", str(tmp_path), "--update-baseline", "-q"])
+    status = eval_cli.main(
+        ["--backend", "fake", "--cases", str(env), "--out", str(tmp_path), "--update-baseline", "-q"]
+    )
     assert status == 2
     assert "uncommitted changes" in capsys.readouterr().err
     assert committed.read_bytes() == before
@@ -351,7 +373,7 @@ def test_retrieval_gate_with_the_real_embedder_holds_the_committed_baseline(
     committed = REPO / "eval" / "baseline.json"
     gates = json.loads((REPO / "eval" / "gates.json").read_text(encoding="utf-8"))["retrieval"]
     assert all(g["limit"] is not None for g in gates)
-    status = runner.main(["--retrieval-only", "--gate", "--out", str(tmp_path), "--baseline", str(committed), "-q"])
+    status = eval_cli.main(["--retrieval-only", "--gate", "--out", str(tmp_path), "--baseline", str(committed), "-q"])
     printed = capsys.readouterr().out
     assert status == 0, printed
     data = json.loads((tmp_path / "retrieval.json").read_text(encoding="utf-8"))

@@ -28,7 +28,7 @@ from litestar.testing import TestClient
 
 from qa.api import create_app
 from qa.config import Settings
-from qa.ingest import split_into_chunks
+from qa.sources import split_into_chunks
 from qa.wiring import build_pipeline
 from scripts.load_test import ServerProcess
 from tests.conftest import SEEDS, fake_settings

@@ -19,8 +19,8 @@ from litestar.testing import TestClient
 from qa.api import create_app
 from qa.cli import main
 from qa.formats import PAGE_BREAK, page_of
-from qa.ingest import SkipFile, read_source, split_into_chunks
 from qa.pipeline import Pipeline
+from qa.sources import SkipFile, read_source, split_into_chunks
 from qa.wiring import build_pipeline
 from tests.conftest import SEEDS, fake_settings
 

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from qa.ingest import (
+from qa.language import detect_language
+from qa.pipeline import Pipeline
+from qa.sources import (
     SkipFile,
     chunk_id,
     clean,
-    detect_language,
     is_boilerplate,
     read_source,
     split_into_chunks,
     split_sentences,
 )
-from qa.pipeline import Pipeline
 from tests.conftest import SEEDS
 
 

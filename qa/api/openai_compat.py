@@ -28,7 +28,7 @@ from qa.api import service
 from qa.api.errors import BadRequest
 from qa.api.openapi_docs import ANSWER_ERRORS, READ_ERRORS, CompletionOperation
 from qa.api.runtime import Runtime
-from qa.types import Answer, Turn
+from qa.types import Answer, Turn, with_markers
 
 MODEL_ID = "qa"
 ROLE_MAP = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
@@ -106,13 +106,6 @@ async def _streamed_chunks(stream: service.AnswerStream, completion_id: str, mod
                 yield chunk
         elif kind == "error":
             yield f"data: {json.dumps({'error': {'message': service.stream_error(value)['error']}})}\n\n".encode()
-
-
-def with_markers(answer: Answer) -> str:
-    """The answer text with `[n]` markers: kept if it has them, else appended for every citation."""
-    if not answer.citations or re.search(r"\[\d+\]", answer.answer):
-        return answer.answer
-    return answer.answer + " " + "".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
 
 
 def _citations(answer: Answer) -> list[dict[str, Any]]:

@@ -34,9 +34,9 @@ from qa.api.jobs import Job, call_soon, wait
 from qa.api.runtime import Runtime
 from qa.cache import CacheKey, cache_key
 from qa.llm import GeneratorUnavailable
-from qa.pipeline import ModelNeeded, OnText, Pipeline, without_model
+from qa.pipeline import ModelNeeded, Pipeline, without_model
 from qa.store import IndexUnavailable
-from qa.types import Answer, Timings, Turn
+from qa.types import Answer, OnText, Timings, Turn
 
 log = logging.getLogger("qa.api")
 

@@ -176,3 +176,44 @@ def write_section(path: Path, kind: str, section: Any, about: str) -> None:
     data[kind] = section
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def baseline_section(info: dict[str, Any], metrics: dict[str, Any], measured_on: dict[str, Any]) -> dict[str, Any]:
+    """What the baseline keeps of a run: its fingerprint, test-split overall figures and provenance."""
+    overall = metrics.get("by_split", {}).get(GATED_SPLIT, {}).get("overall", {})
+    figures = {key: entry["value"] for key, entry in overall.items() if isinstance(entry, dict) and "value" in entry}
+    return {
+        **measured_on,
+        "cases": info["cases"],
+        "test_split_overall": figures,
+        "reported_not_gated": {"wall_time_s": info["wall_time_s"]},
+        "commit": info["git"]["commit"],
+        "updated": info["started"],
+    }
+
+
+def update_baseline(
+    baseline_file: Path,
+    gates_file: Path,
+    run: tuple[str, int, float],
+    report_info: dict[str, Any],
+    metrics: dict[str, Any],
+    measured_on: dict[str, Any],
+) -> None:
+    """Record a run as the new baseline and set its limits; `run` is (kind, k, tolerance)."""
+    kind, k, tolerance = run
+    write_section(
+        baseline_file,
+        kind,
+        baseline_section(report_info, metrics, measured_on),
+        "What each kind of `qa eval` run measured when its baseline was last set (`qa eval [--retrieval-only|"
+        "--verifier] --update-baseline`, from a clean tree). The gate fails when the case file or backends differ.",
+    )
+    write_section(
+        gates_file,
+        kind,
+        derive_limits(metrics, kind, k, tolerance),
+        f"Limits `qa eval --gate` holds on the {GATED_SPLIT} split: 'limit' is a floor, or a ceiling for "
+        f"{', '.join(sorted(LOWER_IS_BETTER))}; set by --update-baseline to the run's figure -/+ the tolerance "
+        f"({tolerance}). Raise a limit by hand to hold a gain.",
+    )

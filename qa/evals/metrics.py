@@ -134,8 +134,13 @@ def extract_numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in found}
 
 
-def content_words(text: str) -> set[str]:
-    """Casefolded tokens of >= 4 characters that are not stopwords or pure numbers."""
+def claim_words(text: str) -> set[str]:
+    """Casefolded tokens of >= 4 characters that are not stopwords or pure numbers.
+
+    The eval's own word test, on purpose not `qa.cite.content_words`: a faithfulness
+    figure computed with the verifier's notion of a word would move whenever the
+    verifier changed, and could not catch a verifier that stopped counting a word.
+    """
     tokens = _TOKEN_RE.findall(unicodedata.normalize("NFC", text).casefold())
     return {t for t in tokens if len(t) >= MIN_CONTENT_WORD_LEN and t not in _STOPWORDS and not t.isdigit()}
 
@@ -298,7 +303,7 @@ def judge_claims(answer: Answer) -> list[ClaimVerdict]:
     quotes = [c.quote for c in answer.citations]
     verdicts: list[ClaimVerdict] = []
     for claim in split_claims(answer.answer):
-        if not extract_numbers(claim) and not content_words(claim):
+        if not extract_numbers(claim) and not claim_words(claim):
             continue  # e.g. "Yes." or "U.N.": nothing a quote could support or refute
         verdicts.append(_judge_claim(claim, quotes))
     return verdicts
@@ -312,10 +317,10 @@ def _judge_claim(claim: str, quotes: Sequence[str]) -> ClaimVerdict:
     norm_claim = _norm(claim)
     if any(norm_claim in _norm(q) for q in quotes):
         return ClaimVerdict(claim, True)
-    words = content_words(claim)
+    words = claim_words(claim)
     if not words:
         return ClaimVerdict(claim, True)  # only numbers, and all of them are cited
-    quote_words = {w for q in quotes for w in content_words(q)}
+    quote_words = {w for q in quotes for w in claim_words(q)}
     share = len(words & quote_words) / len(words)
     if share >= CONTENT_WORD_SHARE:
         return ClaimVerdict(claim, True)

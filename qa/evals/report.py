@@ -371,3 +371,57 @@ def retrieval_view(metrics: dict[str, Any], keep: Sequence[str]) -> dict[str, An
         }
 
     return {**views(metrics), "by_split": {s: views(v) for s, v in metrics.get("by_split", {}).items()}}
+
+
+# ---------------------------------------------------------------- printed text
+
+
+def gate_text(result: dict[str, Any]) -> str:
+    rows = [["group", "metric", "baseline", "limit", "current", "result"]]
+    for row in result["rows"]:
+        rows.append(
+            [
+                row["group"],
+                label(row["metric"]),
+                fmt(row["baseline"], 3),
+                fmt(row["limit"], 3),
+                fmt(row["current"], 3),
+                row["status"],
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    verdict = "PASS" if result["passed"] else "FAIL"
+    head = f"gate {verdict} ({result['split']} split)"
+    return "\n".join([head, *(f"  problem: {p}" for p in result["problems"]), *lines])
+
+
+def summary_text(report: EvalReport) -> str:
+    """Plain-text table of the headline metrics: all cases, then each split by language and by type."""
+    metrics = report.headline()
+    head = ["group", "cases", *(label(m) for m in metrics), "p50 ms"]
+    groups: list[tuple[str, dict[str, Any]]] = [("all", report.metrics["overall"])]
+    for split, views in report.metrics.get("by_split", {}).items():
+        groups.append((f"{split}", views["overall"]))
+        groups += [(f"{split} lang {n}", g) for n, g in views["by_language"].items()]
+        groups += [(f"{split} type {n}", g) for n, g in views["by_type"].items()]
+    rows = [head]
+    for name, group in groups:
+        cells = [name, str(group["cases"])]
+        for metric in metrics:
+            entry = group.get(metric, {})
+            cells.append("–" if entry.get("value") is None else f"{entry['value']:.3f}/{entry['n']}")
+        rows.append([*cells, fmt(group["latency_ms"]["p50"], 0)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n(value/number of cases the metric applies to)"
+
+
+def verifier_summary(metrics: dict[str, Any]) -> str:
+    lines = []
+    for split, views in metrics["by_split"].items():
+        for name, g in [("overall", views["overall"]), *views["by_language"].items()]:
+            fa, fr = g["false_accept"]["value"], g["false_reject"]["value"]
+            lines.append(f"{split:<5} {name:<8} n={g['cases']:<4} false accept {fmt(fa, 3)}  false reject {fmt(fr, 3)}")
+    return "\n".join(lines)
