@@ -53,7 +53,7 @@ DEFAULT_OUT = REPO / "bench" / "results" / "latest.json"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else "")
-    parser.add_argument("--quick", action="store_true", help="CI mode: 1k chunks only, 5 questions (< 3 min).")
+    parser.add_argument("--quick", action="store_true", help="CI mode: 1k chunks, 5 questions (~5 min on 2 cores).")
     parser.add_argument(
         "--threads",
         type=int,

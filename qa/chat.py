@@ -57,7 +57,7 @@ def run(pipeline: Pipeline, read: Callable[[str], str] = input, out: TextIO | No
 def _warm(pipeline: Pipeline, out: TextIO) -> None:
     """Load the model before the first prompt, so its load time and log lines come first."""
     try:
-        _ = pipeline.generator
+        pipeline.load_model()
     except GeneratorUnavailable as exc:
         out.write(f"qa: warning: {exc}; only quoted answers are possible\n")
 

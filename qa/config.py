@@ -128,7 +128,7 @@ class ServerSettings(_Section):
     max_wait_s: float = Field(
         60.0,
         gt=0,
-        description="Longest expected wait for the model, from recent answer times, before new questions get 429.",
+        description="Longest expected wait for the model (the slowest recent answer per question ahead) before 429.",
     )
     workers: int = Field(1, ge=1, description="Questions answered at once (model calls are CPU-bound: 1 on 2 cores).")
     log_text: bool = Field(False, description="Log question and answer text at INFO level.")

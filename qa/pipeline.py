@@ -150,6 +150,10 @@ class Pipeline:
             self._generator = self._generator_factory()
         return self._generator
 
+    def load_model(self) -> None:
+        """Load the generator now rather than on the first answer that needs it (servers, chat, the eval)."""
+        _ = self.generator
+
     def backend_info(self) -> BackendInfo:
         llm = self._generator.name if self._generator else self.settings.llm.backend
         return BackendInfo(llm=llm, embedder=self.embedder.name)

@@ -8,13 +8,16 @@ Model calls are CPU-bound. On the reference machine (2 cores) llama.cpp already
 uses both cores for one generation, so two generations at once take twice as
 long each and neither finishes sooner: the default is one answer at a time
 (`settings.server.workers = 1`). Bursts wait in a short FIFO queue
-(`settings.server.max_queue`, default 8) and only while the expected wait, from
-recent answer times, stays under `settings.server.max_wait_s` (default 60 s):
-model answers took 4-68 s each under load on 2 cores (answer, judge, a streamed
-follow-up's rewrite), so eight in line meant waits of up to 227 s (measured,
-docs/performance.md). Beyond either bound a request is refused at once with 429
-and a `Retry-After` estimated from those times, instead of piling up work that
-clients will have given up on.
+(`settings.server.max_queue`, default 8) and only while the expected wait stays
+under `settings.server.max_wait_s` (default 60 s): model answers took 4-68 s each
+on 2 cores (answer, judge, a streamed follow-up's rewrite), so eight in line meant
+waits of up to 227 s (measured, docs/performance.md). The expected wait is
+cautious because answer times swing that much: each answer ahead is taken to be as
+slow as the slowest of the last few, less what the running one has already spent.
+(An average of recent times lagged: after a run of short answers it admitted
+questions that then waited 69-153 s.) Beyond either bound a request is refused at
+once with 429 and a `Retry-After` from the same estimate, instead of piling up work
+that clients will have given up on.
 
 The pipeline runs in this module's own worker threads, never on the event
 loop; a worker keeps its slot until the pipeline returns, even if the client
@@ -29,6 +32,7 @@ import contextlib
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,8 +40,12 @@ from typing import Any
 
 from qa.types import Answer
 
-# Until the first answer is timed, Retry-After assumes this many seconds per answer.
-DEFAULT_ANSWER_SECONDS = 10.0
+# Until the first answer is timed, each is assumed to take this long: cautious, since a model answer's
+# p95 was 22 s on 2 cores (full bench, 2026-12-01) and a first guess of 10 s let a cold server admit
+# questions that then waited up to 64 s (load test, docs/performance.md).
+DEFAULT_ANSWER_SECONDS = 30.0
+# The wait estimate takes each answer ahead to be as slow as the slowest of this many recent ones.
+RECENT_ANSWERS = 8
 
 
 class QueueFull(Exception):
@@ -65,15 +73,22 @@ class Job:
 class AnswerQueue:
     """At most `workers` answers run at once and at most `max_queue` more wait; see the module doc."""
 
-    def __init__(self, workers: int, max_queue: int, max_wait_s: float | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        max_queue: int,
+        max_wait_s: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.workers = workers
         self.max_queue = max_queue
         self.max_wait_s = max_wait_s
+        self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa-answer")
         self._lock = threading.Lock()
         self._pending = 0  # running + waiting
-        self._running = 0
-        self._answer_s = DEFAULT_ANSWER_SECONDS
+        self._running_since: dict[int, float] = {}  # id(job) -> when a worker started it
+        self._recent_s: deque[float] = deque(maxlen=RECENT_ANSWERS)
         self.closed = False
 
     def submit(self, work: Callable[[], Answer]) -> Job:
@@ -94,39 +109,47 @@ class AnswerQueue:
 
     def _run(self, job: Job, work: Callable[[], Answer]) -> Answer:
         job.started = time.perf_counter()
+        began = self._clock()
         with self._lock:
-            self._running += 1
+            self._running_since[id(job)] = began
         try:
             return work()
         finally:
-            elapsed = time.perf_counter() - job.started
             with self._lock:
-                self._running -= 1
-                self._answer_s = 0.7 * self._answer_s + 0.3 * elapsed
+                del self._running_since[id(job)]
+                self._recent_s.append(self._clock() - began)
 
     def _finished(self) -> None:
         with self._lock:
             self._pending -= 1
 
-    def _expected_wait_s(self, ahead: int) -> float:
-        """Seconds until `ahead` questions have finished, from recent answer times, spread over the workers."""
-        return self._answer_s * ahead / self.workers
+    def _slow_answer_s(self) -> float:
+        """How long an answer ahead is taken to run: the slowest recent one (a guess until one is timed)."""
+        return max(self._recent_s, default=DEFAULT_ANSWER_SECONDS)
+
+    def _expected_wait_s(self) -> float:
+        """Seconds before a worker is free for a new question: the work ahead, spread over the workers."""
+        if self._pending < self.workers:
+            return 0.0
+        answer_s, now = self._slow_answer_s(), self._clock()
+        running = sum(max(0.0, answer_s - (now - began)) for began in self._running_since.values())
+        waiting = self._pending - len(self._running_since)
+        return (running + waiting * answer_s) / self.workers
 
     def _wait_too_long(self) -> bool:
         """Whether a new question would wait more than `max_wait_s` before a worker is free for it."""
-        ahead = self._pending - self.workers + 1  # questions that must finish first
-        return self.max_wait_s is not None and ahead > 0 and self._expected_wait_s(ahead) > self.max_wait_s
+        return self.max_wait_s is not None and self._expected_wait_s() > self.max_wait_s
 
     def _retry_after(self) -> int:
-        """Seconds until a slot is likely free: the queue ahead, divided among the workers."""
-        ahead = max(1, self._pending - self.workers + 1)
-        return max(1, min(600, math.ceil(self._expected_wait_s(ahead))))
+        """Seconds until a slot is likely free (at least one)."""
+        return max(1, min(600, math.ceil(self._expected_wait_s())))
 
     def stats(self) -> dict[str, int]:
         with self._lock:
+            running = len(self._running_since)
             return {
-                "running": self._running,
-                "waiting": self._pending - self._running,
+                "running": running,
+                "waiting": self._pending - running,
                 "workers": self.workers,
                 "max_queue": self.max_queue,
             }

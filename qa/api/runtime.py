@@ -89,7 +89,7 @@ class Runtime:
         # A missing model is not fatal: refusals and quoted answers need none, and
         # every answer that does need it gets a 503 saying why.
         try:
-            _ = pipeline.generator
+            pipeline.load_model()
             self.generator_error = None
         except GeneratorUnavailable as exc:
             self.generator_error = str(exc)

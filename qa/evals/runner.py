@@ -244,7 +244,7 @@ def answer_run(args: argparse.Namespace, kind: str, progress: Progress | None) -
             load_s = 0.0
             if kind != "retrieval":
                 load_start = time.perf_counter()
-                _ = pipeline.generator  # load the model before timing the first case
+                pipeline.load_model()  # before timing the first case
                 load_s = time.perf_counter() - load_start
             if progress:
                 progress(
