@@ -6,7 +6,7 @@ retrieval over its Chroma index), `QaQueryEngine` a `CustomQueryEngine` that ans
 quote, metadata `source`, `start`, `end`, `chunk_id`, with `quote == file_text[start:end]`), so it
 can stand in for `index.as_query_engine()`. Neither uses llama-index's global `Settings.llm`.
 
-Why a module of its own and not `qa/sources.py` (the other llama-index import): ingest sits at the
+Why a module of its own and not `qa/sources.py` (the other llama-index import): `sources` sits at the
 bottom of `qa` and uses llama-index's sentence splitter internally, while this adapter sits at the
 top (beside `api` and `cli`, importing `Pipeline`); one module for both would import in a circle.
 Like `api`, nothing in `qa` imports this module.

@@ -1,6 +1,6 @@
 """Our own small types at the module boundaries.
 
-Nothing from llama-index or Chroma crosses a module boundary: ingest produces
+Nothing from llama-index or Chroma crosses a module boundary: `sources` produces
 `Chunk`s, retrieval produces `Passage`s, the pipeline produces one `Answer`.
 """
 

@@ -21,11 +21,11 @@ def _blocked(queue: AnswerQueue, release: threading.Event, n: int) -> None:
 
 
 def test_a_question_is_refused_when_its_expected_wait_is_too_long_though_the_queue_has_room() -> None:
-    # Until answers are timed, each is assumed to take DEFAULT_ANSWER_SECONDS (10 s).
+    # Until answers are timed, each is assumed to take DEFAULT_ANSWER_SECONDS (30 s).
     queue = AnswerQueue(workers=1, max_queue=8, max_wait_s=2.5 * DEFAULT_ANSWER_SECONDS)
     release = threading.Event()
     try:
-        _blocked(queue, release, 3)  # one running and two waiting: a fourth would wait ~30 s
+        _blocked(queue, release, 3)  # one running, two waiting: a fourth waits ~3 answers, over the 2.5 bound
         with pytest.raises(QueueFull) as refused:
             queue.submit(lambda: pytest.fail("must not run"))
         assert refused.value.retry_after >= 25
@@ -86,7 +86,7 @@ def test_the_wait_estimate_takes_the_slowest_recent_answer_less_the_time_already
         with pytest.raises(QueueFull) as refused:  # would wait ~40 s
             queue.submit(answered_in(0.0))
         assert refused.value.retry_after == 40
-        clock.now += 15  # the running answer has 5 s left: 5 + 20 s ahead
+        clock.now += 16  # the running answer has 4 s left: 4 + 20 s ahead
         queue.submit(answered_in(0.0))
     finally:
         release.set()

@@ -10,12 +10,12 @@ long each and neither finishes sooner: the default is one answer at a time
 (`settings.server.workers = 1`). Bursts wait in a short FIFO queue
 (`settings.server.max_queue`, default 8) and only while the expected wait stays
 under `settings.server.max_wait_s` (default 60 s): model answers took 4-68 s each
-on 2 cores (answer, judge, a streamed follow-up's rewrite), so eight in line meant
+under load on 2 cores (answer, judge, a streamed follow-up's rewrite), so eight in line meant
 waits of up to 227 s (measured, docs/performance.md). The expected wait is
 cautious because answer times swing that much: each answer ahead is taken to be as
 slow as the slowest of the last few, less what the running one has already spent.
 (An average of recent times lagged: after a run of short answers it admitted
-questions that then waited 69-153 s.) Beyond either bound a request is refused at
+questions that then waited up to 150 s.) Beyond either bound a request is refused at
 once with 429 and a `Retry-After` from the same estimate, instead of piling up work
 that clients will have given up on.
 
@@ -41,8 +41,8 @@ from typing import Any
 from qa.types import Answer
 
 # Until the first answer is timed, each is assumed to take this long: cautious, since a model answer's
-# p95 was 22 s on 2 cores (full bench, 2026-12-01) and a first guess of 10 s let a cold server admit
-# questions that then waited up to 64 s (load test, docs/performance.md).
+# p95 was 22 s on 2 cores (full bench, 2026-12-01) and with a first guess of 10 s a cold server admitted
+# questions that then waited over 60 s (load test, docs/performance.md, "The wait estimate").
 DEFAULT_ANSWER_SECONDS = 30.0
 # The wait estimate takes each answer ahead to be as slow as the slowest of this many recent ones.
 RECENT_ANSWERS = 8
