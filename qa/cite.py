@@ -156,7 +156,10 @@ _CLAUSE_BREAK = re.compile(r"[;:()\[\]—–]|,(?!\d)|\s-\s")
 
 # The refusal constant as the model writes it (it sometimes drops or changes the ending).
 _REFUSAL_TEXT = re.compile(r"^\W*i\s+cannot\s+answer\b", re.IGNORECASE)
-MIN_WORD_OVERLAP = 0.5
+MIN_WORD_OVERLAP = 0.75
+# An answer of this many words or more that holds this share of one cited sentence's words copies it.
+MIN_COPY_WORDS = 7
+SENTENCE_COPY_SHARE = 0.75
 
 # What a question asks to measure, and the units an answer gives (en, hi, mr): a price is
 # not a speed. Quantities without a unit in the answer are not judged here.
@@ -335,10 +338,11 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
       Devanagari digits, number words and ordinals in en/hi/mr);
     - the answer is of the kind the question asks for: a number for "how many /
       how old / how much", a date, year or month for "when";
-    - the answer says something beyond the question's own words;
+    - for "how old", a number the cited text gives in digits stands there as an age;
+    - the answer says something beyond the question's own words and is not most of one cited sentence;
     - for a count, the number stands next to a word of the question in the cited
       text (when both are in the same script);
-    - in the same script, the answer's words occur in the cited text.
+    - in the same script, the answer's words occur in the cited text (three in four of a longer answer).
     """
     if not reply.answer.strip():
         return ["empty answer"]
@@ -357,6 +361,8 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
         problems += _number_context_problems(reply.answer, question, cited_text)
     if _ASKS_DURATION.search(question):
         problems += _duration_problems(reply.answer, cited_text)
+    if _QUANTITIES["age"].search(question):
+        problems += _age_problems(reply.answer, cited_text)
     if _same_script(reply.answer, cited_text):
         problems += _word_problems(reply.answer, cited_text)
     return problems
@@ -378,6 +384,31 @@ def _duration_problems(answer: str, cited_text: str) -> list[str]:
         if not with_unit:
             problems.append(f"{number} in the cited text is not a length of time")
     return problems
+
+
+def _age_problems(answer: str, cited_text: str) -> list[str]:
+    """For "how old": a number of the answer that the cited text gives in digits must stand there as an age.
+
+    "पुतिन ... 24 वर्षों में ... पहली यात्रा" gives years since a visit, not anyone's age; "Kim, 40,",
+    "the 40-year-old", "71 वर्षीय", "वय 71" give ages. A number the text spells in words is not judged here.
+    """
+    text = normalise_digits(cited_text)
+    problems = []
+    for number in sorted(number_values(answer)):
+        stated = re.search(rf"(?<![\d.,]){re.escape(number)}(?!\d)", text)
+        if stated and not _age_pattern(number).search(text):
+            problems.append(f"{number} in the cited text is not an age")
+    return problems
+
+
+def _age_pattern(number: str) -> re.Pattern[str]:
+    """Where `number` states an age: an aside after a name, "aged N", "N years old", "N वर्षीय", "वय N" (en, hi, mr)."""
+    n = re.escape(number)
+    return re.compile(
+        rf",\s*{n}\s*,|\baged?\s*:?\s*{n}(?!\d)|(?<!\d){n}[\s-]+years?[\s-]+old"
+        rf"|(?<!\d){n}\s*(?:वर्षीय|वर्ष\s+की\s+आयु|साल\s+(?:के|की|का)|वर्षांच|वर्षाच)|(?:उम्र|आयु|वय)\D{{0,12}}{n}(?!\d)",
+        re.IGNORECASE,
+    )
 
 
 def asks_for_count(question: str) -> bool:
@@ -414,11 +445,19 @@ def _is_duration(answer: str) -> bool:
 
 
 def whole_sentence_problems(answer: str, cited: list[str]) -> list[str]:
-    """An answer that is a whole cited sentence (of more than ten words) answers nothing in particular."""
-    flat = " ".join(answer.lower().split()).strip(" .।")
+    """An answer that copies most of a cited sentence answers nothing in particular.
+
+    The model is asked for a few words taken from the evidence; an answer of several words that
+    holds most of one sentence's words is that sentence, perhaps trimmed ("North Korea's" dropped
+    from a headline), whatever the question was.
+    """
+    given = set(tokens(answer))
+    if len(tokens(answer)) < MIN_COPY_WORDS:
+        return []
     for sentence in cited:
-        if len(flat.split()) > 10 and flat == " ".join(sentence.lower().split()).strip(" .।"):
-            return ["the answer copies a whole evidence sentence instead of answering"]
+        sentence_tokens = tokens(sentence)
+        if sentence_tokens and sum(t in given for t in sentence_tokens) / len(sentence_tokens) >= SENTENCE_COPY_SHARE:
+            return ["the answer copies most of an evidence sentence instead of answering"]
     return []
 
 

@@ -263,3 +263,34 @@ def test_how_many_years_is_answered_by_a_number_with_a_unit_of_time() -> None:
     hindi = passage("फ़ेरी सेवा 12 वर्षों के बाद फिर शुरू हुई, महापौर 58 ने कहा।")
     assert verify(ModelReply(True, "12 years", [0]), [hindi], question) == []
     assert verify(ModelReply(True, "58 years", [0]), [hindi], question)
+
+
+def test_an_age_is_a_number_that_stands_as_an_age() -> None:
+    question = "How old is the mayor?"
+    spoke = passage("The mayor, 58, spoke at the harbour 12 years after the ferry line closed.")
+    assert verify(ModelReply(True, "58", [0]), [spoke], question) == []
+    assert any("not an age" in p for p in verify(ModelReply(True, "12 years", [0]), [spoke], question))
+    for stated in ("The 58-year-old mayor opened the line.", "The mayor, aged 58, opened the line."):
+        assert verify(ModelReply(True, "58", [0]), [passage(stated)], question) == []
+    hindi_and_marathi = [
+        ("58 वर्षीय महापौर ने सेवा शुरू की।", "महापौर की उम्र कितनी है?"),
+        ("महापौरांचे वय 58 आहे.", "महापौरांचे वय किती?"),
+    ]
+    for stated, asked in hindi_and_marathi:
+        assert verify(ModelReply(True, "58", [0]), [passage(stated)], asked) == []
+    hindi = passage("महापौर ने कहा कि फ़ेरी सेवा 12 वर्षों में पहली बार चली।")
+    assert any("not an age" in p for p in verify(ModelReply(True, "12 years", [0]), [hindi], "महापौर की उम्र कितनी है?"))
+
+
+def test_an_answer_that_copies_most_of_a_sentence_is_not_an_answer() -> None:
+    sentence = passage("City Council Approves New Harbour Ferry Line as Two Towns Expand Their Ties")
+    trimmed = "Council Approves New Harbour Ferry Line as Two Towns Expand Their Ties"
+    problems = verify(ModelReply(True, trimmed, [0]), [sentence], "Which mayor opened the ferry line?")
+    assert any("copies most of an evidence sentence" in p for p in problems)
+    assert verify(ModelReply(True, "New Harbour Ferry Line", [0]), [sentence], "What did the council approve?") == []
+
+
+def test_most_words_of_a_longer_answer_must_be_in_the_source() -> None:
+    told = passage("The harbour master told the local radio about the timetable agreed between the two towns.")
+    reply = ModelReply(True, "The transport ministry announced that the timetable was agreed between both towns.", [0])
+    assert any("of the answer's words occur" in p for p in verify(reply, [told], "What did the ministry announce?"))
