@@ -156,7 +156,7 @@ _CLAUSE_BREAK = re.compile(r"[;:()\[\]—–]|,(?!\d)|\s-\s")
 
 # The refusal constant as the model writes it (it sometimes drops or changes the ending).
 _REFUSAL_TEXT = re.compile(r"^\W*i\s+cannot\s+answer\b", re.IGNORECASE)
-MIN_WORD_OVERLAP = 0.75
+MIN_WORD_OVERLAP = 0.5
 # An answer of this many words or more that holds this share of one cited sentence's words copies it.
 MIN_COPY_WORDS = 7
 SENTENCE_COPY_SHARE = 0.75
@@ -342,7 +342,7 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     - the answer says something beyond the question's own words and is not most of one cited sentence;
     - for a count, the number stands next to a word of the question in the cited
       text (when both are in the same script);
-    - in the same script, the answer's words occur in the cited text (three in four of a longer answer).
+    - in the same script, the answer's words occur in the cited text.
     """
     if not reply.answer.strip():
         return ["empty answer"]

@@ -288,9 +288,3 @@ def test_an_answer_that_copies_most_of_a_sentence_is_not_an_answer() -> None:
     problems = verify(ModelReply(True, trimmed, [0]), [sentence], "Which mayor opened the ferry line?")
     assert any("copies most of an evidence sentence" in p for p in problems)
     assert verify(ModelReply(True, "New Harbour Ferry Line", [0]), [sentence], "What did the council approve?") == []
-
-
-def test_most_words_of_a_longer_answer_must_be_in_the_source() -> None:
-    told = passage("The harbour master told the local radio about the timetable agreed between the two towns.")
-    reply = ModelReply(True, "The transport ministry announced that the timetable was agreed between both towns.", [0])
-    assert any("of the answer's words occur" in p for p in verify(reply, [told], "What did the ministry announce?"))
