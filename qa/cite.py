@@ -150,7 +150,8 @@ _INSTRUCTION = re.compile(
     | "(?:answer|answerable|citations|evidence)"\s*:""",
     re.IGNORECASE | re.VERBOSE,
 )
-_SENTENCE = re.compile(r"[^.!?।\n]+(?:[.!?।]+[\"'”’)\]]*|$)")
+# A sentence ends at . ! ? or ।, but not at the point of a decimal ("2.5 million" stays one number).
+_SENTENCE = re.compile(r"(?:[^.!?।\n]|(?<=\d)\.(?=\d))+(?:[.!?।]+[\"'”’)\]]*|$)")
 # Punctuation inside a sentence that ends a clause; a comma between digits ("1,000") does not.
 _CLAUSE_BREAK = re.compile(r"[;:()\[\]—–]|,(?!\d)|\s-\s")
 
@@ -451,9 +452,10 @@ def whole_sentence_problems(answer: str, cited: list[str]) -> list[str]:
     holds most of one sentence's words is that sentence, perhaps trimmed ("North Korea's" dropped
     from a headline), whatever the question was.
     """
-    given = set(tokens(answer))
-    if len(tokens(answer)) < MIN_COPY_WORDS:
+    answer_tokens = tokens(answer)
+    if len(answer_tokens) < MIN_COPY_WORDS:
         return []
+    given = set(answer_tokens)
     for sentence in cited:
         sentence_tokens = tokens(sentence)
         if sentence_tokens and sum(t in given for t in sentence_tokens) / len(sentence_tokens) >= SENTENCE_COPY_SHARE:

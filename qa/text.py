@@ -184,8 +184,10 @@ def number_values(text: str, with_parts: bool = False) -> set[str]:
     found: set[str] = set()
     parts: set[str] = set()
     previous: float | None = None
+    previous_is_word = False
     for token in tokens(text):
         value = _token_value(token)
+        is_word = not token[0].isdigit()
         scale = _MULTIPLIERS.get(token.removesuffix("s")) if value is None else None
         if scale is not None:
             parts.add(_format(scale))
@@ -195,13 +197,15 @@ def number_values(text: str, with_parts: bool = False) -> set[str]:
             found.add(_format((previous or 1) * scale))
             previous = None
             continue
-        if value is not None and previous is not None and previous in _TENS_VALUES and 0 < value < 10:
+        # "twenty five" is 25; "20 दुसरी" (20, then "second") is two numbers: only words combine.
+        both_words = previous_is_word and is_word
+        if value is not None and previous is not None and previous in _TENS_VALUES and 0 < value < 10 and both_words:
             found.discard(_format(previous))
             parts.update({_format(previous), _format(value)})
             value += previous
         if value is not None:
             found.add(_format(value))
-        previous = value
+        previous, previous_is_word = value, is_word
     return found | parts if with_parts else found
 
 

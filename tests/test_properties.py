@@ -213,6 +213,8 @@ def _passage(text: str) -> Passage:
     st.text(max_size=40),
 )
 @example("Kim received two cars in 2024.", 3, "Kim received", "cars", False, "How many cars?")
+@example("20 दुसरी", 20, "", "", False, "")  # found by this test: "20 second" was read as 22
+@example("3.5", 3, "", "", False, "")  # found by this test: the sentence splitter cut "3.5" into "3." and "5"
 def test_a_number_absent_from_the_cited_text_is_always_flagged(
     cited: str, number: int, before: str, after: str, devanagari: bool, question: str
 ) -> None:

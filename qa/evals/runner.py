@@ -14,7 +14,7 @@ import json
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from qa.evals.metrics import score_case as score
 from qa.evals.report import CaseRecord, EvalReport, gate_text, retrieval_view
 from qa.llm import GeneratorUnavailable, Message
 from qa.pipeline import Pipeline
-from qa.types import Answer, BackendInfo, Passage, Progress, Turn
+from qa.types import Answer, BackendInfo, OnText, Passage, Progress, Turn
 from qa.wiring import RELEVANCE_FLOOR, build_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ class _NoModel:
         messages: list[Message],
         schema: dict[str, Any],
         max_tokens: int,
-        on_text: Callable[[str], None] | None = None,
+        on_text: OnText | None = None,
     ) -> str:
         return "{}"
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa.evals.metrics import percentile
+from qa.types import Progress
 
 # A verifier: (question, answer, evidence sentences) -> reasons to reject; empty means accepted.
 Verify = Callable[[str, str, list[str]], list[str]]
@@ -82,9 +83,7 @@ def evidence_problems(records: Sequence[VerifierRecord], corpus: dict[str, str])
     ]
 
 
-def run(
-    verify: Verify, records: Sequence[VerifierRecord], progress: Callable[[str], None] | None = None
-) -> list[VerdictRow]:
+def run(verify: Verify, records: Sequence[VerifierRecord], progress: Progress | None = None) -> list[VerdictRow]:
     rows = []
     for n, record in enumerate(records, start=1):
         started = time.perf_counter()
