@@ -20,6 +20,7 @@ from qa.text import (
     is_devanagari,
     normalise_digits,
     number_values,
+    sentences,
     tokens,
     words,
 )
@@ -151,7 +152,6 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 # A sentence ends at . ! ? or ।, but not at the point of a decimal ("2.5 million" stays one number).
-_SENTENCE = re.compile(r"(?:[^.!?।\n]|(?<=\d)\.(?=\d))+(?:[.!?।]+[\"'”’)\]]*|$)")
 # Punctuation inside a sentence that ends a clause; a comma between digits ("1,000") does not.
 _CLAUSE_BREAK = re.compile(r"[;:()\[\]—–]|,(?!\d)|\s-\s")
 
@@ -310,7 +310,7 @@ def looks_like_instruction(sentence: str) -> bool:
 
 def strip_instructions(text: str) -> str:
     """`text` without its instruction-like sentences."""
-    return " ".join(m.group().strip() for m in _SENTENCE.finditer(text) if not looks_like_instruction(m.group()))
+    return " ".join(s.strip() for s in sentences(text) if not looks_like_instruction(s))
 
 
 def numbers_in(text: str) -> set[str]:
@@ -503,17 +503,17 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
     anchors = {_stem(w) for w in asked if w not in NUMBER_WORDS} - {""}
     if counting:
         anchors |= {sk for w in asked if w not in NUMBER_WORDS for sk in consonant_skeletons(w)}
-    spans = [m.group() for m in _SENTENCE.finditer(cited_text)]
+    spans = sentences(cited_text)
     if counting:  # a count and its thing share a clause: "Putin, 71, gave Kim a car" counts no cars
         spans = [clause for span in spans for clause in _CLAUSE_BREAK.split(span)]
-    sentences = [tokens(span) for span in spans]
+    sentence_tokens = [tokens(span) for span in spans]
     before, after = (0, 3) if counting else (5, 5)
     problems = []
     for number in sorted(numbers):
         # Windows stay inside one sentence. "The first Aurus" counts nothing: every series has a first.
         windows = [
             sentence[max(0, i - before) : i + after + 1]
-            for sentence in sentences
+            for sentence in sentence_tokens
             for i, t in enumerate(sentence)
             if number in number_values(t) and not (counting and t in ORDINAL_FIRST)
         ]

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from qa.formats import Unextractable, extract_text, is_document
 from qa.language import detect_language
+from qa.text import split_sentences
 from qa.types import Chunk, Span
 
 MAX_FILE_BYTES = 5_000_000
@@ -31,7 +32,6 @@ _BOILERPLATE = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_SENTENCE_END = re.compile(r"[.!?।]+[\"'”’)\]]*(?=\s)")
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#\d+|[a-zA-Z]{2,8});")
 
 
@@ -148,34 +148,6 @@ def _append_decoded(body: str, base: int, chars: list[str], starts: list[int], e
         chars.append(body[i])
         starts.append(base + i)
         ends.append(base + i + 1)
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence ranges in `text`: ends at . ! ? । (with closing quotes) or a paragraph break."""
-    spans: list[tuple[int, int]] = []
-    for para in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", text):
-        start = para.start()
-        for end_match in _SENTENCE_END.finditer(para.group()):
-            end = para.start() + end_match.end()
-            if _is_abbreviation(text, end):
-                continue
-            spans.append((start, end))
-            start = _skip_space(text, end)
-        if start < para.end():
-            spans.append((start, para.end()))
-    return [(s, e) for s, e in spans if text[s:e].strip()]
-
-
-def _is_abbreviation(text: str, end: int) -> bool:
-    # "U.N." or "Dr." style: a one- or two-letter token before the period.
-    token = text[:end].rsplit(None, 1)[-1]
-    return bool(re.fullmatch(r"(?:[A-Za-z]\.){1,3}|[A-Z][a-z]?\.", token))
-
-
-def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    return pos
 
 
 def chunk_id(source: str, start: int, text: str) -> str:

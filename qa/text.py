@@ -16,6 +16,8 @@ _DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789
 # Letters plus Devanagari vowel signs (combining marks \w does not match), without digits and dandas.
 WORD = re.compile(r"(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
 # Words or digit runs (with decimal point and thousands separators), in text order.
+# A sentence ends at . ! ? । (with closing quotes) followed by white space: "2.5" and "U.N." stay whole.
+_SENTENCE_END = re.compile(r"[.!?।]+[\"'”’)\]]*(?=\s)")
 _TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
 
 _EN_UNITS = [
@@ -187,7 +189,7 @@ def number_values(text: str, with_parts: bool = False) -> set[str]:
     previous_is_word = False
     for token in tokens(text):
         value = _token_value(token)
-        is_word = not token[0].isdigit()
+        is_word = not _is_digits(token)
         scale = _MULTIPLIERS.get(token.removesuffix("s")) if value is None else None
         if scale is not None:
             parts.add(_format(scale))
@@ -209,8 +211,12 @@ def number_values(text: str, with_parts: bool = False) -> set[str]:
     return found | parts if with_parts else found
 
 
+def _is_digits(token: str) -> bool:
+    return token[0] in "0123456789"  # tokens() has made Devanagari digits ASCII
+
+
 def _token_value(token: str) -> float | None:
-    if token[0] in "0123456789":
+    if _is_digits(token):
         return _parse_digits(token)
     if token in NUMBER_WORDS:
         return float(NUMBER_WORDS[token])
@@ -286,3 +292,36 @@ def consonant_skeletons(word: str) -> set[str]:
         bare = "".join(c for c in word if c.isalpha() and c not in "aeiouhy")
         skeletons = {bare, bare[:-1] if bare.endswith("s") else bare}
     return {re.sub(r"(.)\1+", r"\1", s) for s in skeletons if len(s) >= 2}
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence ranges in `text`: ends at . ! ? । (with closing quotes) or a paragraph break."""
+    spans: list[tuple[int, int]] = []
+    for para in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", text):
+        start = para.start()
+        for end_match in _SENTENCE_END.finditer(para.group()):
+            end = para.start() + end_match.end()
+            if _is_abbreviation(text, end):
+                continue
+            spans.append((start, end))
+            start = _skip_space(text, end)
+        if start < para.end():
+            spans.append((start, para.end()))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _is_abbreviation(text: str, end: int) -> bool:
+    # "U.N." or "Dr." style: a one- or two-letter token before the period.
+    token = text[:end].rsplit(None, 1)[-1]
+    return bool(re.fullmatch(r"(?:[A-Za-z]\.){1,3}|[A-Z][a-z]?\.", token))
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` as strings; a line break also ends one (a heading, a list item)."""
+    return [line[s:e] for line in text.splitlines() for s, e in split_sentences(line)]

@@ -19,7 +19,7 @@ from qa.cite import (
     time_values,
     verify,
 )
-from qa.text import consonant_skeletons, gloss_numbers
+from qa.text import consonant_skeletons, gloss_numbers, sentences
 from qa.types import Chunk, Passage
 
 
@@ -75,6 +75,20 @@ def test_a_decimal_in_the_cited_text_stays_one_number() -> None:
     assert any(p.startswith("numbers not in cited text") for p in wrong), wrong
     right = verify(ModelReply(answerable=True, answer="2.5 million dollars", cited=[0]), cited, question)
     assert not any(p.startswith("numbers not in cited text") for p in right), right
+
+
+def test_the_checks_split_cited_text_where_the_chunker_does() -> None:
+    # One splitter for chunks and checks: a decimal point or an abbreviation does not end a sentence,
+    # a line break does.
+    assert sentences("It cost 2.5 million. The U.N. met Dr. Lee.\nA heading") == [
+        "It cost 2.5 million.",
+        "The U.N. met Dr. Lee.",
+        "A heading",
+    ]
+    # Cut at "Dr." the year stood in a sentence without the words the question asks about.
+    cited = [passage("In 2019 Dr. Lee opened the plant in the north.")]
+    reply = ModelReply(answerable=True, answer="2019", cited=[0])
+    assert verify(reply, cited, "When was the plant opened?") == []
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from qa.sources import (
     is_boilerplate,
     read_source,
     split_into_chunks,
-    split_sentences,
 )
+from qa.text import split_sentences
 from tests.conftest import SEEDS
 
 

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from qa.cite import ModelReply, ReplyFormatError, numbers_in, parse_reply, verify
-from qa.sources import clean, split_into_chunks, split_sentences
+from qa.sources import clean, split_into_chunks
+from qa.text import split_sentences
 from qa.types import Chunk, Passage
 
 # Examples per property (see docs/reliability.md for the totals).
