@@ -6,6 +6,7 @@ says is checked here against the passages it was shown.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -363,7 +364,7 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     if _ASKS_DURATION.search(question):
         problems += _duration_problems(reply.answer, cited_text)
     if _QUANTITIES["age"].search(question):
-        problems += _age_problems(reply.answer, cited_text)
+        problems += _age_problems(reply.answer, question, cited_text)
     if _same_script(reply.answer, cited_text):
         problems += _word_problems(reply.answer, cited_text)
     return problems
@@ -387,11 +388,14 @@ def _duration_problems(answer: str, cited_text: str) -> list[str]:
     return problems
 
 
-def _age_problems(answer: str, cited_text: str) -> list[str]:
-    """For "how old": a number of the answer that the cited text gives in digits must stand there as an age.
+def _age_problems(answer: str, question: str, cited_text: str) -> list[str]:
+    """For "how old": a number of the answer that the cited text gives in digits must stand there as an age,
+    and as the age of whom the question asks about.
 
     "पुतिन ... 24 वर्षों में ... पहली यात्रा" gives years since a visit, not anyone's age; "Kim, 40,",
     "the 40-year-old", "71 वर्षीय", "वय 71" give ages. A number the text spells in words is not judged here.
+    "Kim, 40," is Kim's age: when the text gives the number only in such asides, the name before
+    one of them must be a word of the question (or sound like one, across scripts).
     """
     text = normalise_digits(cited_text)
     problems = []
@@ -399,7 +403,20 @@ def _age_problems(answer: str, cited_text: str) -> list[str]:
         stated = re.search(rf"(?<![\d.,]){re.escape(number)}(?!\d)", text)
         if stated and not _age_pattern(number).search(text):
             problems.append(f"{number} in the cited text is not an age")
+        elif stated and not _age_of_asked_person(number, question, text):
+            problems.append(f"{number} in the cited text is the age of someone the question does not ask about")
     return problems
+
+
+def _age_of_asked_person(number: str, question: str, text: str) -> bool:
+    aside = re.compile(rf",\s*{re.escape(number)}\s*,")
+    asides = list(aside.finditer(text))
+    if not asides or _age_pattern(number).search(aside.sub(" ", text)):
+        return True  # the age also stands in a form that does not name its owner by position
+    asked = content_words(question)
+    anchors = {_stem(w) for w in asked} | {sk for w in asked for sk in consonant_skeletons(w)}
+    owners = [w[-1] for m in asides if (w := words(text[: m.start()]))]
+    return any(_anchored(owner, anchors, by_sound=True) for owner in owners)
 
 
 def _age_pattern(number: str) -> re.Pattern[str]:
@@ -475,7 +492,7 @@ def _echo_problems(answer: str, question: str) -> list[str]:
 
 
 def _word_problems(answer: str, cited_text: str) -> list[str]:
-    answer_words = {w for w in content_words(answer) if w not in NUMBER_WORDS}
+    answer_words = {w for w in content_words(answer) if w not in NUMBER_WORDS} - _units_after_numbers(answer)
     if not answer_words:
         return []
     source = content_words(cited_text)
@@ -486,6 +503,13 @@ def _word_problems(answer: str, cited_text: str) -> list[str]:
     if 1 - len(missing) / len(answer_words) < MIN_WORD_OVERLAP:
         return [f"only {1 - len(missing) / len(answer_words):.0%} of the answer's words occur in the cited text"]
     return []
+
+
+def _units_after_numbers(answer: str) -> set[str]:
+    """Units of time that follow a number ("40 years", "४० वर्ष"): the number is checked, and a
+    source may state it bare ("Kim, 40,"); the age and duration checks judge the unit."""
+    found = tokens(answer)
+    return {unit for number, unit in itertools.pairwise(found) if number_values(number) and _TIME_UNIT.match(unit)}
 
 
 def _number_context_problems(answer: str, question: str, cited_text: str) -> list[str]:

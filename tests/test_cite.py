@@ -310,6 +310,25 @@ def test_an_age_is_a_number_that_stands_as_an_age() -> None:
     assert any("not an age" in p for p in verify(ModelReply(True, "12 years", [0]), [hindi], "महापौर की उम्र कितनी है?"))
 
 
+def test_an_age_in_an_aside_belongs_to_the_name_before_it() -> None:
+    # "the mayor, 58," is the mayor's age, not the coach's; across scripts the name is matched by sound.
+    both = passage("The coach met the mayor, 58, at the harbour.")
+    assert verify(ModelReply(True, "58", [0]), [both], "How old is the mayor?") == []
+    problems = verify(ModelReply(True, "58", [0]), [both], "How old is the coach?")
+    assert any("age of someone the question does not ask about" in p for p in problems), problems
+    marathi = passage("नंतर रोझा यांनी मारिया, 33, यांना भेट दिली.")
+    assert verify(ModelReply(True, "33", [0]), [marathi], "How old is Maria?") == []
+    assert verify(ModelReply(True, "33", [0]), [marathi], "How old is Rosa?")
+
+
+def test_a_unit_of_time_after_a_number_need_not_stand_in_the_cited_text() -> None:
+    # The source gives the age bare ("Maria, 33,"); "33 years" and "३३ वर्ष" answer the same.
+    marathi = passage("नंतर रोझा यांनी मारिया, 33, यांना भेट दिली.")
+    for answer in ("33 years", "३३ वर्ष", "33 वर्षे"):
+        assert verify(ModelReply(True, answer, [0]), [marathi], "मारिया की उम्र कितनी है?") == [], answer
+    assert verify(ModelReply(True, "३३ गाड्या", [0]), [marathi], "मारिया की उम्र कितनी है?")  # 33 cars
+
+
 def test_an_answer_that_copies_most_of_a_sentence_is_not_an_answer() -> None:
     sentence = passage("City Council Approves New Harbour Ferry Line as Two Towns Expand Their Ties")
     trimmed = "Council Approves New Harbour Ferry Line as Two Towns Expand Their Ties"
