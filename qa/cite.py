@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,7 +153,6 @@ _INSTRUCTION = re.compile(
     | "(?:answer|answerable|citations|evidence)"\s*:""",
     re.IGNORECASE | re.VERBOSE,
 )
-# A sentence ends at . ! ? or ।, but not at the point of a decimal ("2.5 million" stays one number).
 # Punctuation inside a sentence that ends a clause; a comma between digits ("1,000") does not.
 _CLAUSE_BREAK = re.compile(r"[;:()\[\]—–]|,(?!\d)|\s-\s")
 
@@ -409,12 +409,11 @@ def _age_problems(answer: str, question: str, cited_text: str) -> list[str]:
 
 
 def _age_of_asked_person(number: str, question: str, text: str) -> bool:
-    aside = re.compile(rf",\s*{re.escape(number)}\s*,")
+    aside = re.compile(_age_aside(number))
     asides = list(aside.finditer(text))
     if not asides or _age_pattern(number).search(aside.sub(" ", text)):
         return True  # the age also stands in a form that does not name its owner by position
-    asked = content_words(question)
-    anchors = {_stem(w) for w in asked} | {sk for w in asked for sk in consonant_skeletons(w)}
+    anchors = _anchor_keys(content_words(question), by_sound=True)
     owners = [w[-1] for m in asides if (w := words(text[: m.start()]))]
     return any(_anchored(owner, anchors, by_sound=True) for owner in owners)
 
@@ -423,10 +422,15 @@ def _age_pattern(number: str) -> re.Pattern[str]:
     """Where `number` states an age: an aside after a name, "aged N", "N years old", "N वर्षीय", "वय N" (en, hi, mr)."""
     n = re.escape(number)
     return re.compile(
-        rf",\s*{n}\s*,|\baged?\s*:?\s*{n}(?!\d)|(?<!\d){n}[\s-]+years?[\s-]+old"
+        rf"{_age_aside(number)}|\baged?\s*:?\s*{n}(?!\d)|(?<!\d){n}[\s-]+years?[\s-]+old"
         rf"|(?<!\d){n}\s*(?:वर्षीय|वर्ष\s+की\s+आयु|साल\s+(?:के|की|का)|वर्षांच|वर्षाच)|(?:उम्र|आयु|वय)\D{{0,12}}{n}(?!\d)",
         re.IGNORECASE,
     )
+
+
+def _age_aside(number: str) -> str:
+    """An age given as an aside after a name: "Kim, 40," (the pattern, as a regex source)."""
+    return rf",\s*{re.escape(number)}\s*,"
 
 
 def asks_for_count(question: str) -> bool:
@@ -524,9 +528,7 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
         return []
     counting = asks_for_count(question)
     asked = counted_words(question) if counting else content_words(question)
-    anchors = {_stem(w) for w in asked if w not in NUMBER_WORDS} - {""}
-    if counting:
-        anchors |= {sk for w in asked if w not in NUMBER_WORDS for sk in consonant_skeletons(w)}
+    anchors = _anchor_keys([w for w in asked if w not in NUMBER_WORDS], by_sound=counting)
     spans = sentences(cited_text)
     if counting:  # a count and its thing share a clause: "Putin, 71, gave Kim a car" counts no cars
         spans = [clause for span in spans for clause in _CLAUSE_BREAK.split(span)]
@@ -548,6 +550,15 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
         elif windows and not near:
             problems.append(f"{number} in the cited text does not belong to what the question asks about")
     return problems
+
+
+def _anchor_keys(asked: Iterable[str], by_sound: bool) -> set[str]:
+    """Keys a word of the text is matched against: the stems of the asked words, and with
+    `by_sound` their consonant skeletons too ("Putin" / "पुतिन" across scripts)."""
+    keys = {_stem(w) for w in asked}
+    if by_sound:
+        keys |= {sk for w in asked for sk in consonant_skeletons(w)}
+    return keys - {""}
 
 
 def _anchored(token: str, anchors: set[str], by_sound: bool) -> bool:
@@ -641,13 +652,13 @@ def count_from_ordinal(question: str, passages: list[Passage]) -> OrdinalCount |
     if not asks_for_count(question):
         return None
     counted = [w for w in words(counted_phrase(question)) if w not in NUMBER_WORDS]
-    keys = {_stem(w) for w in counted} | {s for w in counted for s in consonant_skeletons(w)}
+    keys = _anchor_keys(counted, by_sound=True)
     for index in sorted(range(len(passages)), key=lambda i: -passages[i].score):
         found = tokens(strip_instructions(passages[index].chunk.text))
         for n, token in enumerate(found):
             value = ORDINALS.get(token, 0)
             following = found[n + 1 : n + 1 + ORDINAL_REACH]
-            if value >= 2 and any(({_stem(t)} | consonant_skeletons(t)) & keys for t in following):
+            if value >= 2 and any(_anchored(t, keys, by_sound=True) for t in following):
                 return OrdinalCount(value, index)
     return None
 

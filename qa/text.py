@@ -1,4 +1,4 @@
-"""Text helpers shared by the checks and the eval: digits, number words, words.
+"""Text helpers shared by the chunker, the checks and the eval: digits, number words, words, sentences.
 
 Numbers are compared as values: Devanagari digits become ASCII, thousands
 separators go, and number words and ordinals of English, Hindi and Marathi
@@ -6,6 +6,9 @@ separators go, and number words and ordinals of English, Hindi and Marathi
 digits, so "two", "दो", "दोन", "second" and "दुसरी" all read as 2 and
 "275 thousand" as 275000. The word lists are the languages' number systems,
 not words taken from the articles.
+
+Sentences are split once, here (`split_sentences`, `sentences`), so the chunker and the
+checks agree on where a sentence ends.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ _DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789
 # Letters plus Devanagari vowel signs (combining marks \w does not match), without digits and dandas.
 WORD = re.compile(r"(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
 # Words or digit runs (with decimal point and thousands separators), in text order.
+_TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
 # A sentence ends at . ! ? । (with closing quotes) followed by white space: "2.5" and "U.N." stay whole.
 _SENTENCE_END = re.compile(r"[.!?।]+[\"'”’)\]]*(?=\s)")
-_TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
 
 _EN_UNITS = [
     "zero",
