@@ -344,7 +344,7 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     - the answer says something beyond the question's own words and is not most of one cited sentence;
     - for a count, the number stands next to a word of the question in the cited
       text (when both are in the same script);
-    - in the same script, the answer's words occur in the cited text.
+    - in the same script, the answer's words occur in the cited text, and every name it gives.
     """
     if not reply.answer.strip():
         return ["empty answer"]
@@ -366,7 +366,7 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     if _QUANTITIES["age"].search(question):
         problems += _age_problems(reply.answer, question, cited_text)
     if _same_script(reply.answer, cited_text):
-        problems += _word_problems(reply.answer, cited_text)
+        problems += _word_problems(reply.answer, cited_text) or _name_problems(reply.answer, cited_text)
     return problems
 
 
@@ -507,6 +507,29 @@ def _word_problems(answer: str, cited_text: str) -> list[str]:
     if 1 - len(missing) / len(answer_words) < MIN_WORD_OVERLAP:
         return [f"only {1 - len(missing) / len(answer_words):.0%} of the answer's words occur in the cited text"]
     return []
+
+
+def _name_problems(answer: str, cited_text: str) -> list[str]:
+    """Every name in the answer (a capitalised word: "Kim Yo Jong", "US State Department") stands in
+    the cited text, however long the answer: a name the sources do not give is not theirs to cite.
+
+    Matched as a word prefix ("Russia" / "Russian"); a two-letter part ("Yo", "Xi", "UN") exactly,
+    with the dots of "U.N." dropped. A sentence's first word is capitalised whatever it is
+    ("Because ..."), so it is left to the word check.
+    """
+    stated = set(words(cited_text.replace(".", "")))
+    names = {
+        m.group().lower()
+        for m in WORD.finditer(answer)
+        if m.group().isascii() and m.group()[0].isupper() and not _starts_sentence(answer, m.start())
+    } - _STOPWORDS
+    missing = sorted(n for n in names if not (n in stated or (len(n) > 2 and any(s.startswith(n[:5]) for s in stated))))
+    return [f"names not in cited text: {', '.join(missing)}"] if missing else []
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    before = text[:at].rstrip(" \"'“‘(")
+    return not before or before[-1] in ".!?।"
 
 
 def _units_after_numbers(answer: str) -> set[str]:

@@ -335,3 +335,17 @@ def test_an_answer_that_copies_most_of_a_sentence_is_not_an_answer() -> None:
     problems = verify(ModelReply(True, trimmed, [0]), [sentence], "Which mayor opened the ferry line?")
     assert any("copies most of an evidence sentence" in p for p in problems)
     assert verify(ModelReply(True, "New Harbour Ferry Line", [0]), [sentence], "What did the council approve?") == []
+
+
+def test_every_name_an_answer_gives_must_stand_in_the_cited_text() -> None:
+    designed = passage("Its steel arch was designed by the engineer Ada Morrow.", 1)
+    question = "Who designed the arch?"
+
+    def problems(answer: str) -> list[str]:
+        return verify(ModelReply(answerable=True, answer=answer, cited=[0]), [designed], question)
+
+    assert problems("Ada Morrow") == []
+    assert problems("Because the engineer Ada Morrow designed it.") == []  # a sentence starts with a capital
+    assert any("yu" in p for p in problems("Ada Yu Morrow"))  # a two-letter part of a name counts
+    # Most of its words are in the text, but "Danish" and "Oslo" are not: the sources never say so.
+    assert any("oslo" in p for p in problems("It was designed by the Danish engineer Ada Morrow in the city of Oslo"))
