@@ -515,8 +515,11 @@ def _name_problems(answer: str, cited_text: str) -> list[str]:
 
     Matched as a word prefix ("Russia" / "Russian"); a two-letter part ("Yo", "Xi", "UN") exactly,
     with the dots of "U.N." dropped. A sentence's first word is capitalised whatever it is
-    ("Because ..."), so it is left to the word check.
+    ("Because ..."), so it is left to the word check. Only answers in Latin script are read: a
+    Latin word in a Hindi answer ("लेक्सस SUV") stands for words the text writes in Devanagari.
     """
+    if is_devanagari(answer):
+        return []
     stated = set(words(cited_text.replace(".", "")))
     names = {
         m.group().lower()

@@ -349,3 +349,7 @@ def test_every_name_an_answer_gives_must_stand_in_the_cited_text() -> None:
     assert any("yu" in p for p in problems("Ada Yu Morrow"))  # a two-letter part of a name counts
     # Most of its words are in the text, but "Danish" and "Oslo" are not: the sources never say so.
     assert any("oslo" in p for p in problems("It was designed by the Danish engineer Ada Morrow in the city of Oslo"))
+    # In a Hindi answer a Latin word stands for words the text writes in Devanagari: not looked up.
+    fleet = passage("उसे एक लाल ट्रक, दो नीली बसें और एक हरी स्पोर्ट्स यूटिलिटी गाड़ी दी गई।", 2)
+    reply = ModelReply(answerable=True, answer="एक लाल ट्रक, दो नीली बसें और एक हरी SUV", cited=[0])
+    assert verify(reply, [fleet], "उसे कौन सी गाड़ियाँ दी गईं?") == []
