@@ -17,6 +17,7 @@ from qa.text import (
     NUMBER_WORDS,
     ORDINAL_FIRST,
     ORDINALS,
+    SENTENCE_END_MARKS,
     WORD,
     consonant_skeletons,
     is_devanagari,
@@ -500,7 +501,7 @@ def _word_problems(answer: str, cited_text: str) -> list[str]:
     if not answer_words:
         return []
     source = content_words(cited_text)
-    missing = {w for w in answer_words if not any(s.startswith(w[:5]) for s in source)}
+    missing = {w for w in answer_words if not _stated_in(w, source)}
     # A short answer ("red") must be fully in the source; a longer one mostly.
     if len(answer_words) <= 3 and missing:
         return [f"answer words not in cited text: {', '.join(sorted(missing))}"]
@@ -526,13 +527,18 @@ def _name_problems(answer: str, cited_text: str) -> list[str]:
         for m in WORD.finditer(answer)
         if m.group().isascii() and m.group()[0].isupper() and not _starts_sentence(answer, m.start())
     } - _STOPWORDS
-    missing = sorted(n for n in names if not (n in stated or (len(n) > 2 and any(s.startswith(n[:5]) for s in stated))))
+    missing = sorted(n for n in names if not (n in stated or (len(n) > 2 and _stated_in(n, stated))))
     return [f"names not in cited text: {', '.join(missing)}"] if missing else []
+
+
+def _stated_in(word: str, stated: set[str]) -> bool:
+    """A word stands in the text when a word there shares its first five letters ("Russia" / "Russian")."""
+    return any(s.startswith(word[:5]) for s in stated)
 
 
 def _starts_sentence(text: str, at: int) -> bool:
     before = text[:at].rstrip(" \"'“‘(")
-    return not before or before[-1] in ".!?।"
+    return not before or before[-1] in SENTENCE_END_MARKS
 
 
 def _units_after_numbers(answer: str) -> set[str]:
@@ -649,6 +655,52 @@ def states_asked_value(question: str, text: str) -> bool:
     if asks_for_number(question):
         return bool(_plain_numbers(text))
     return True
+
+
+def other_values(question: str, answer: str, text: str) -> list[str]:
+    """Values `text` gives of the kind `question` asks for that differ from the answer's: the other
+    side of a possible disagreement between sources ("2012" answered, "… 2013 मध्ये … बांधला गेला" shown).
+
+    Years for a "when" question whose answer names one year; for a number question whose answer
+    states one number, the numbers as written ("300 thousand"). A text that also states the answer's
+    value agrees with it, and its other values are about something else: none.
+    """
+    text = strip_instructions(text)
+    if asks_for_time(question):
+        given = set(_YEAR.findall(normalise_digits(answer)))
+        shown = set(_YEAR.findall(normalise_digits(text)))
+        return sorted(shown - given) if len(given) == 1 and not given & shown else []
+    if asks_for_number(question):
+        given = _plain_numbers(answer)
+        if len(given) != 1 or given & number_values(text, with_parts=True):
+            return []
+        return [n for n in _written_numbers(text) if number_values(n).isdisjoint(given)]
+    return []
+
+
+def asked_words_held(question: str, text: str) -> int:
+    """How many of the question's content words `text` holds: by stem in the same script, by consonant
+    skeleton across scripts ("Aurus" / "ऑरस"). A sentence about what was asked holds as many as the one
+    the answer cites; one that merely shares a value's kind ("40" in "the 40-year-old") holds fewer."""
+    found = tokens(text)
+    # The words that ask ("which year", "कितने") say what kind of value, not what it is about.
+    about = _ASKS_NUMBER.sub(" ", _ASKS_TIME.sub(" ", question))
+    return sum(
+        any(_anchored(t, _anchor_keys([w], by_sound=True), by_sound=True) for t in found) for w in content_words(about)
+    )
+
+
+def _written_numbers(text: str) -> list[str]:
+    """The numbers of `text` that are neither years nor "1", as written: digits with the multiplier word
+    that follows them ("300 thousand", "5 लाख")."""
+    found = tokens(text)
+    written: list[str] = []
+    for n, token in enumerate(found):
+        if not token[0].isdigit() or not _plain_numbers(token):
+            continue
+        scaled = f"{token} {found[n + 1]}" if n + 1 < len(found) else token
+        written.append(scaled if number_values(scaled) != number_values(token) else token)
+    return list(dict.fromkeys(written))
 
 
 def _plain_numbers(text: str) -> set[str]:

@@ -21,11 +21,13 @@ from qa.cite import (
     ModelReply,
     ReplyFormatError,
     answer_schema,
+    asked_words_held,
     asks_for_number,
     asks_for_time,
     count_from_ordinal,
     counted_phrase,
     looks_like_instruction,
+    other_values,
     parse_reply,
     states_asked_value,
     verify,
@@ -73,6 +75,14 @@ NO_SUPPORTED_ANSWER: dict[Language, str] = {
     "hi": "लेखों में इसका समर्थित उत्तर नहीं मिला। सबसे निकट अंश:",
     "mr": "लेखांमध्ये याचे समर्थित उत्तर सापडले नाही. सर्वात जवळचा उतारा:",
 }
+# When another shown sentence gives a different value that passes the same checks: both versions.
+SOURCES_DISAGREE: dict[Language, str] = {
+    "en": "{answer}; the sources disagree: another gives {other}",
+    "hi": "{answer}; स्रोतों में मतभेद है: दूसरा स्रोत {other} बताता है",
+    "mr": "{answer}; स्रोतांमध्ये मतभेद आहे: दुसरा स्रोत {other} सांगतो",
+}
+# How many other values the judge reads per answer: each is one short model pass.
+MAX_OTHER_VERSIONS = 2
 # Fewer sentences stating a date/number than this and all sentences are candidates.
 MIN_VALUE_SENTENCES = 3
 
@@ -244,10 +254,40 @@ class Pipeline:
             )
         cited = [sentences[i] for i in reply.cited]
         text = reply.answer
+        notes: list[str] = []
+        other = self._other_version(question, reply, sentences)
+        if other is not None:
+            value, index = other
+            text = SOURCES_DISAGREE[self.answer_language(language)].format(answer=text, other=value)
+            cited.append(sentences[index])
+            notes.append(f"another sentence gives {value}, which passes the same checks: the sources disagree")
         citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
         if self.answer_language(language) != language:
             text = f"{text}\n{ANSWERED_IN_ENGLISH[language]}"
-        return _Outcome(text, "generated", citations, [])
+        return _Outcome(text, "generated", citations, notes)
+
+    def _other_version(self, question: str, reply: ModelReply, sentences: list[Passage]) -> tuple[str, int] | None:
+        """A different value for the asked date or number, from a shown sentence the answer does not cite
+        that holds as much of the question as the cited ones, and that passes the checks the answer
+        passed (rules, then the judge): the sources disagree."""
+        if not self.settings.llm.judge:
+            return None  # the rules alone cannot tell a second version from a neighbouring number
+        judged = 0
+        held = asked_words_held(question, " ".join(sentences[i].chunk.text for i in reply.cited))
+        for index in sorted(set(range(len(sentences))) - set(reply.cited), key=lambda i: -sentences[i].score):
+            text = sentences[index].chunk.text
+            if asked_words_held(question, text) < held:
+                continue  # about less of what was asked than the answer's sentences: not the same fact
+            for value in other_values(question, reply.answer, text):
+                candidate = ModelReply(answerable=True, answer=value, cited=[index])
+                if verify(candidate, sentences, question):
+                    continue
+                if judged == MAX_OTHER_VERSIONS:
+                    return None
+                judged += 1
+                if self._judge(question, value, [text]):
+                    return value, index
+        return None
 
     def _count_from_ordinal(
         self, question: str, language: Language, sentences: list[Passage], problems: list[str]

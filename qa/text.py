@@ -20,8 +20,10 @@ _DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789
 WORD = re.compile(r"(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
 # Words or digit runs (with decimal point and thousands separators), in text order.
 _TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|(?:[^\W\d_]|[\u0900-\u0963\u0970-\u097F])+")
-# A sentence ends at . ! ? । (with closing quotes) followed by white space: "2.5" and "U.N." stay whole.
-_SENTENCE_END = re.compile(r"[.!?।]+[\"'”’)\]]*(?=\s)")
+# The marks that end a sentence (the danda for Hindi and Marathi).
+SENTENCE_END_MARKS = ".!?।"
+# A sentence ends at those marks (with closing quotes) followed by white space: "2.5" and "U.N." stay whole.
+_SENTENCE_END = re.compile(rf"[{SENTENCE_END_MARKS}]+[\"'”’)\]]*(?=\s)")
 
 _EN_UNITS = [
     "zero",

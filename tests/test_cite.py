@@ -14,6 +14,7 @@ from qa.cite import (
     count_from_ordinal,
     counted_phrase,
     numbers_in,
+    other_values,
     parse_reply,
     states_asked_value,
     time_values,
@@ -353,3 +354,30 @@ def test_every_name_an_answer_gives_must_stand_in_the_cited_text() -> None:
     fleet = passage("उसे एक लाल ट्रक, दो नीली बसें और एक हरी स्पोर्ट्स यूटिलिटी गाड़ी दी गई।", 2)
     reply = ModelReply(answerable=True, answer="एक लाल ट्रक, दो नीली बसें और एक हरी SUV", cited=[0])
     assert verify(reply, [fleet], "उसे कौन सी गाड़ियाँ दी गईं?") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "text", "expected"),
+    [
+        # A year the other report gives, in any script.
+        ("In which year was the footbridge completed?", "1998", "पूल 2001 मध्ये पूर्ण झाला.", ["2001"]),
+        ("पुल किस वर्ष पूरा हुआ?", "1998", "The footbridge was completed in २००१.", ["2001"]),
+        # A text that states the answer's value agrees; its other years are about something else.
+        ("When was the footbridge completed?", "in 1998", "Completed in 1998, it was repainted in 2015.", []),
+        # Numbers as written, with their multiplier; the answer's own value in another form is no disagreement.
+        (
+            "How much did the footbridge cost?",
+            "90 thousand euros",
+            "It cost 120 thousand euros in 1997.",
+            ["120 thousand"],
+        ),
+        ("How much did the footbridge cost?", "90 thousand euros", "Its price was 90,000 euros.", []),
+        # An answer of no single value, or a question that asks for neither, has no other version.
+        ("When was the footbridge completed?", "in the spring", "It opened in 2001.", []),
+        ("Who designed the footbridge?", "Ada Morrow", "Ada Morrow, 41, designed it in 1996.", []),
+    ],
+)
+def test_other_values_are_what_a_text_gives_for_the_asked_value_besides_the_answer(
+    question: str, answer: str, text: str, expected: list[str]
+) -> None:
+    assert other_values(question, answer, text) == expected

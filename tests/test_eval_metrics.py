@@ -28,6 +28,7 @@ from qa.evals.metrics import (
     split_claims,
     wrong_and_cited,
 )
+from qa.pipeline import ANSWERED_IN_ENGLISH, SOURCES_DISAGREE
 from qa.types import REFUSAL, Answer, BackendInfo, Citation
 
 EN = "en.txt"
@@ -252,6 +253,15 @@ class TestFaithfulness:
         assert faithfulness(make_answer("Putin gifts: received Aurus cars", [quote])) == 1.0
         # content words: aurus, cars, black, armoured, limousine -> 2/5 = 40% found
         assert faithfulness(make_answer("Aurus cars are black armoured limousine", [quote])) == 0.0
+
+    def test_the_pipelines_framing_is_not_a_claim(self) -> None:
+        quote = cite(EN, "Kim has received two Aurus cars from Putin.")
+        in_english = make_answer(f"two Aurus cars\n{ANSWERED_IN_ENGLISH['hi']}", [quote])
+        assert [v.claim for v in judge_claims(in_english)] == ["two Aurus cars"]
+        # Each version of a disagreement is a claim of its own, checked against the quotes.
+        both = make_answer(SOURCES_DISAGREE["en"].format(answer="two Aurus cars", other="3"), [quote])
+        assert [v.claim for v in judge_claims(both)] == ["two Aurus cars", "3"]
+        assert faithfulness(both) == 0.5
 
     def test_exactly_sixty_percent_is_supported(self) -> None:
         quote = cite(EN, "Kim has received two Aurus cars from Putin.")

@@ -170,3 +170,60 @@ def test_model_sees_only_the_trimmed_sentences_and_citations_quote_them(isolated
     assert answer.mode == "generated"
     assert_citations_are_exact(pipeline, answer)
     assert all(" ".join(c.quote.split()) in " ".join(shown.split()) for c in answer.citations)
+
+
+def _bridge_pipeline(home: Path, tmp_path: Path, generator: FakeGenerator) -> Pipeline:
+    """Two fictional reports that disagree about one year, one that states that year and another
+    fact, and one about something else in the same town."""
+    folder = tmp_path / "bridge"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The Varna footbridge was completed in 1998 after two years of work.\n")
+    (folder / "b.txt").write_text("Local engineers say the Varna footbridge was completed in 2001.\n")
+    (folder / "c.txt").write_text("The Varna footbridge was completed in 1998 and repainted in 2015.\n")
+    (folder / "d.txt").write_text("Work on the Varna footbridge began in 2003.\n")
+    pipeline = build_pipeline(fake_settings(home, corpus=folder), generator=generator)
+    pipeline.ingest([folder])
+    return pipeline
+
+
+def _answer_with_the_year(year: str, judge_accepts: set[str]) -> Any:
+    """Answers `year` from the first sentence that has it; as judge, accepts the values in `judge_accepts`."""
+
+    def reply(messages: list[Message]) -> dict[str, Any]:
+        user = messages[-1]["content"]
+        if "Proposed answer:" in user:
+            proposed = user.split("Proposed answer:", 1)[1].split("\n", 1)[0].strip()
+            return {"supported": proposed in judge_accepts}
+        numbered = [line for line in user.splitlines() if line.startswith("[")]
+        first = next(int(line[1 : line.index("]")]) for line in numbered if year in line and "repainted" not in line)
+        return {"evidence": [first], "answer": year}
+
+    return reply
+
+
+def test_when_another_sentence_gives_a_different_value_that_passes_the_checks_both_are_shown(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    generator = FakeGenerator(_answer_with_the_year("1998", {"1998", "2001"}))
+    pipeline = _bridge_pipeline(isolated_home, tmp_path, generator)
+    answer = pipeline.answer("In which year was the Varna footbridge completed?")
+    assert answer.mode == "generated" and "1998" in answer.answer and "2001" in answer.answer
+    assert "disagree" in answer.answer
+    quotes = [c.quote for c in answer.citations]
+    assert any("1998" in q for q in quotes) and any("2001" in q for q in quotes)
+    # The sentence that states 1998 and a second year agrees with the answer: its 2015 is never judged.
+    judged = [call[-1]["content"] for call in generator.calls if "Proposed answer:" in call[-1]["content"]]
+    assert not any("Proposed answer: 2015" in j for j in judged)
+
+
+def test_a_different_value_the_judge_rejects_is_not_shown_as_a_second_version(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    generator = FakeGenerator(_answer_with_the_year("1998", {"1998"}))
+    pipeline = _bridge_pipeline(isolated_home, tmp_path, generator)
+    answer = pipeline.answer("In which year was the Varna footbridge completed?")
+    assert answer.mode == "generated" and answer.answer == "1998" and len(answer.citations) == 1
+    judged = [call[-1]["content"] for call in generator.calls if "Proposed answer:" in call[-1]["content"]]
+    assert any("Proposed answer: 2001" in j for j in judged)
+    # A sentence about less of what was asked (no "completed") is not the same fact: never judged.
+    assert not any("Proposed answer: 2003" in j for j in judged)

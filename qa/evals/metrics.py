@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qa.evals.dataset import EvalCase
+from qa.pipeline import ANSWERED_IN_ENGLISH, SOURCES_DISAGREE
 from qa.text import normalise_digits
 from qa.types import Answer, Citation
 
@@ -146,10 +147,23 @@ def claim_words(text: str) -> set[str]:
 
 
 def split_claims(text: str) -> list[str]:
-    """Split an answer into claims: sentences, without inline citation markers."""
-    parts = _SENTENCE_SPLIT_RE.split(_MARKER_RE.sub(" ", text))
+    """Split an answer into claims: sentences, without inline citation markers and without the
+    pipeline's own framing ("(answer is in English)", "the sources disagree: another gives"), which
+    claims nothing about the sources; each version of a disagreement is a claim of its own."""
+    parts = _SENTENCE_SPLIT_RE.split(_MARKER_RE.sub(" ", _without_framing(text)))
     claims = (p.strip(_EDGE_PUNCT) for p in parts)
     return [c for c in claims if c]
+
+
+def _without_framing(text: str) -> str:
+    for note in ANSWERED_IN_ENGLISH.values():
+        if note:
+            text = text.replace(note, "\n")
+    for template in SOURCES_DISAGREE.values():
+        for fixed in re.split(r"\{answer\}|\{other\}", template):
+            if fixed.strip():
+                text = text.replace(fixed, "\n")
+    return text
 
 
 # ----------------------------------------------------------------------- anchors
@@ -330,7 +344,8 @@ def _judge_claim(claim: str, quotes: Sequence[str]) -> ClaimVerdict:
 def faithfulness(answer: Answer) -> float | None:
     """Faithfulness of one answer to its own citations (a LEXICAL PROXY, not entailment).
 
-    The answer text, minus inline markers like "[1]", is split into claims at
+    The answer text, minus inline markers like "[1]" and the pipeline's own framing
+    ("(answer is in English)", "the sources disagree: another gives"), is split into claims at
     sentence ends (. ! ? । ॥ followed by whitespace) and line breaks. Claims
     with no number and no content word are ignored. A claim is supported when
     (a) every number in it (ASCII or Devanagari digits, normalised; thousands
