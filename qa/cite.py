@@ -642,10 +642,14 @@ _TIME_NAMES: dict[str, re.Pattern[str]] = {
 }
 
 
+def _years(text: str) -> set[str]:
+    """The years a text names, in any script's digits ("२०२४" is "2024")."""
+    return set(_YEAR.findall(normalise_digits(text)))
+
+
 def time_values(text: str) -> set[str]:
     """The years, months and seasons a text names, language-independent ("2023", "february")."""
-    found = set(_YEAR.findall(normalise_digits(text)))
-    return found | {name for name, pattern in _TIME_NAMES.items() if pattern.search(text)}
+    return _years(text) | {name for name, pattern in _TIME_NAMES.items() if pattern.search(text)}
 
 
 def states_asked_value(question: str, text: str) -> bool:
@@ -667,8 +671,7 @@ def other_values(question: str, answer: str, text: str) -> list[str]:
     """
     text = strip_instructions(text)
     if asks_for_time(question):
-        given = set(_YEAR.findall(normalise_digits(answer)))
-        shown = set(_YEAR.findall(normalise_digits(text)))
+        given, shown = _years(answer), _years(text)
         return sorted(shown - given) if len(given) == 1 and not given & shown else []
     if asks_for_number(question):
         given = _plain_numbers(answer)
@@ -685,9 +688,8 @@ def asked_words_held(question: str, text: str) -> int:
     found = tokens(text)
     # The words that ask ("which year", "कितने") say what kind of value, not what it is about.
     about = _ASKS_NUMBER.sub(" ", _ASKS_TIME.sub(" ", question))
-    return sum(
-        any(_anchored(t, _anchor_keys([w], by_sound=True), by_sound=True) for t in found) for w in content_words(about)
-    )
+    keys_per_word = [_anchor_keys([w], by_sound=True) for w in content_words(about)]
+    return sum(any(_anchored(t, keys, by_sound=True) for t in found) for keys in keys_per_word)
 
 
 def _written_numbers(text: str) -> list[str]:
@@ -705,7 +707,7 @@ def _written_numbers(text: str) -> list[str]:
 
 def _plain_numbers(text: str) -> set[str]:
     """Numbers other than years and "one"/"first" (an article or a series' start, rarely a value asked for)."""
-    years = set(_YEAR.findall(normalise_digits(text)))
+    years = _years(text)
     return {n for n in number_values(text) if n != "1" and n not in years}
 
 
