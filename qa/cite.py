@@ -438,11 +438,29 @@ def asks_for_count(question: str) -> bool:
     return bool(_ASKS_COUNT.search(question)) and not _NOT_A_COUNT.search(question)
 
 
+# How the number check names its problem (`Pipeline` repairs an answer that fails only this way).
+NUMBERS_MISSING = "numbers not in cited text"
+
+
 def _number_problems(answer: str, cited_text: str) -> list[str]:
     missing = number_values(answer) - number_values(cited_text, with_parts=True)
     if "1" in missing and "1" not in number_values(normalise_digits(re.sub(r"[^\d\s.,]", " ", answer))):
         missing.discard("1")  # "one" / "एक" as a word is mostly an article ("एक लष्करी युती": "a military alliance")
-    return [f"numbers not in cited text: {', '.join(sorted(missing))}"] if missing else []
+    return [f"{NUMBERS_MISSING}: {', '.join(sorted(missing))}"] if missing else []
+
+
+def corrected_number(answer: str, cited_text: str) -> str | None:
+    """The answer with its one number replaced by the one the cited text states, when the model miscopied it.
+
+    The small model reads digits in Devanagari text badly ("ठराव 2397" answered "Resolution 2277"). Only
+    when the answer writes exactly one number in digits, that number is not in the cited text, and the
+    cited text states exactly one number other than a year: anything less certain is not repaired.
+    """
+    written = re.findall(r"\d[\d,.]*\d|\d", normalise_digits(answer))
+    stated = list(dict.fromkeys(n.split()[0] for n in _written_numbers(cited_text)))
+    if len(written) != 1 or len(stated) != 1 or not _number_problems(written[0], cited_text):
+        return None
+    return normalise_digits(answer).replace(written[0], stated[0], 1)
 
 
 def _kind_problems(answer: str, question: str) -> list[str]:

@@ -18,18 +18,21 @@ import numpy as np
 
 from qa.cite import (
     JUDGE_SCHEMA,
+    NUMBERS_MISSING,
     ModelReply,
     ReplyFormatError,
     answer_schema,
     asked_words_held,
     asks_for_number,
     asks_for_time,
+    corrected_number,
     count_from_ordinal,
     counted_phrase,
     looks_like_instruction,
     other_values,
     parse_reply,
     states_asked_value,
+    strip_instructions,
     verify,
 )
 from qa.config import Settings
@@ -248,6 +251,8 @@ class Pipeline:
         reply, problems = self._generate(question, language, sentences, on_text)
         if reply is not None and not reply.answerable:
             return _Outcome(REFUSAL, "refused", [], ["the model found no answer in the evidence"])
+        if reply is not None and problems and all(p.startswith(NUMBERS_MISSING) for p in problems):
+            reply, problems = self._number_recopied(question, sentences, reply, problems)
         if reply is None or problems:
             return self._count_from_ordinal(question, language, sentences, problems) or self._unsupported(
                 language, sentences, problems
@@ -301,6 +306,20 @@ class Pipeline:
         citation = self._citation(sentence, Span(sentence.start, sentence.end))
         note = f"the model's answer failed the checks ({'; '.join(problems)}); the count is read from an ordinal"
         return _Outcome(f"{number} {counted_phrase(question)}".strip(), "generated", [citation], [note])
+
+    def _number_recopied(
+        self, question: str, sentences: list[Passage], reply: ModelReply, problems: list[str]
+    ) -> tuple[ModelReply, list[str]]:
+        """The model's answer with the number its cited sentences state, when it miscopied the only one there;
+        the repaired answer is checked like any other (rules, then the judge)."""
+        if asks_for_time(question):
+            return reply, problems  # a year or a day is a date: not repaired as a number
+        cited_text = " ".join(sentences[i].chunk.text for i in reply.cited)
+        repaired = corrected_number(reply.answer, strip_instructions(cited_text))
+        if repaired is None:
+            return reply, problems
+        candidate = replace(reply, answer=repaired)
+        return (candidate, []) if not self.check_answer(question, candidate, sentences) else (reply, problems)
 
     def answer_language(self, language: Language) -> Language:
         """The asker's language when the model writes it acceptably (settings), else English."""

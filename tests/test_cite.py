@@ -11,6 +11,7 @@ from qa.cite import (
     ReplyFormatError,
     answer_schema,
     asks_for_count,
+    corrected_number,
     count_from_ordinal,
     counted_phrase,
     numbers_in,
@@ -381,3 +382,24 @@ def test_other_values_are_what_a_text_gives_for_the_asked_value_besides_the_answ
     question: str, answer: str, text: str, expected: list[str]
 ) -> None:
     assert other_values(question, answer, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "cited", "expected"),
+    [
+        # Devanagari digits read as ASCII; the year beside the number is not a candidate.
+        ("Resolution 4417", "परिषदेने डिसेंबर २०१९ मध्ये ठराव ४४७१ मंजूर केला.", "Resolution 4471"),
+        (
+            "about 310 thousand dollars",
+            "It cost approximately 275 thousand dollars (in 2019).",
+            "about 275 thousand dollars",
+        ),
+        ("Resolution 4471", "The council passed resolution 4471.", None),  # nothing miscopied
+        ("3 cars and 4 vans", "The fleet has 2 cars.", None),  # two numbers in the answer: which one?
+        ("Resolution 3301", "Resolutions 3310 and 5082 were debated.", None),  # two in the text: which one?
+        ("Resolution 3301", "The council met in 2019.", None),  # only a year: not a number to copy
+        ("the council", "The council passed resolution 4471.", None),  # no number to repair
+    ],
+)
+def test_corrected_number_repairs_only_one_miscopied_number(answer: str, cited: str, expected: str | None) -> None:
+    assert corrected_number(answer, cited) == expected

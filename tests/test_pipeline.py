@@ -227,3 +227,54 @@ def test_a_different_value_the_judge_rejects_is_not_shown_as_a_second_version(
     assert any("Proposed answer: 2001" in j for j in judged)
     # A sentence about less of what was asked (no "completed") is not the same fact: never judged.
     assert not any("Proposed answer: 2003" in j for j in judged)
+
+
+def _council_pipeline(home: Path, tmp_path: Path, generator: FakeGenerator) -> Pipeline:
+    """A fictional council report: one sentence with one number, one with two."""
+    folder = tmp_path / "council"
+    folder.mkdir()
+    (folder / "a.txt").write_text(
+        "The Lorsk council passed resolution 4471 in a late-night vote.\n\n"
+        "Members of the Lorsk council debated resolutions 3310 and 5082 for six hours.\n"
+    )
+    pipeline = build_pipeline(fake_settings(home, corpus=folder), generator=generator)
+    pipeline.ingest([folder])
+    return pipeline
+
+
+def _miscopying(wrong: str, sentence_word: str) -> Any:
+    """Answers "Resolution <wrong>" citing the sentence holding `sentence_word`; as judge, accepts anything."""
+
+    def reply(messages: list[Message]) -> dict[str, Any]:
+        user = messages[-1]["content"]
+        if "Proposed answer:" in user:
+            return {"supported": True}
+        numbered = [line for line in user.splitlines() if line.startswith("[")]
+        cited = next(int(line[1 : line.index("]")]) for line in numbered if sentence_word in line)
+        return {"evidence": [cited], "answer": f"Resolution {wrong}"}
+
+    return reply
+
+
+def test_a_number_miscopied_from_the_cited_sentence_is_repaired_and_checked_again(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    generator = FakeGenerator(_miscopying("4417", "late-night"))
+    pipeline = _council_pipeline(isolated_home, tmp_path, generator)
+    answer = pipeline.answer("Which resolution did the Lorsk council pass?")
+    assert answer.mode == "generated" and answer.answer == "Resolution 4471"
+    [citation] = answer.citations
+    assert citation.quote == "The Lorsk council passed resolution 4471 in a late-night vote."
+    assert (tmp_path / "council" / citation.source).read_text()[citation.start : citation.end] == citation.quote
+    judged = [call[-1]["content"] for call in generator.calls if "Proposed answer:" in call[-1]["content"]]
+    assert any("Proposed answer: Resolution 4471" in j for j in judged)  # the repaired answer is judged too
+
+
+def test_a_miscopied_number_is_not_repaired_when_the_cited_sentence_states_several(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    generator = FakeGenerator(_miscopying("3301", "six hours"))
+    pipeline = _council_pipeline(isolated_home, tmp_path, generator)
+    answer = pipeline.answer("Which resolutions did the Lorsk council debate?")
+    assert answer.refused and answer.mode == "extractive"
+    assert "3301" not in answer.answer and "numbers not in cited text: 3301" in "; ".join(answer.notes)
