@@ -256,12 +256,16 @@ def _miscopying(wrong: str, sentence_word: str) -> Any:
     return reply
 
 
+def _ask_council(home: Path, tmp_path: Path, question: str, wrong: str, word: str) -> tuple[Answer, FakeGenerator]:
+    generator = FakeGenerator(_miscopying(wrong, word))
+    return _council_pipeline(home, tmp_path, generator).answer(question), generator
+
+
 def test_a_number_miscopied_from_the_cited_sentence_is_repaired_and_checked_again(
     isolated_home: Path, tmp_path: Path
 ) -> None:
-    generator = FakeGenerator(_miscopying("4417", "late-night"))
-    pipeline = _council_pipeline(isolated_home, tmp_path, generator)
-    answer = pipeline.answer("Which resolution did the Lorsk council pass?")
+    question = "Which resolution did the Lorsk council pass?"
+    answer, generator = _ask_council(isolated_home, tmp_path, question, "4417", "late-night")
     assert answer.mode == "generated" and answer.answer == "Resolution 4471"
     [citation] = answer.citations
     assert citation.quote == "The Lorsk council passed resolution 4471 in a late-night vote."
@@ -273,8 +277,7 @@ def test_a_number_miscopied_from_the_cited_sentence_is_repaired_and_checked_agai
 def test_a_miscopied_number_is_not_repaired_when_the_cited_sentence_states_several(
     isolated_home: Path, tmp_path: Path
 ) -> None:
-    generator = FakeGenerator(_miscopying("3301", "six hours"))
-    pipeline = _council_pipeline(isolated_home, tmp_path, generator)
-    answer = pipeline.answer("Which resolutions did the Lorsk council debate?")
+    question = "Which resolutions did the Lorsk council debate?"
+    answer, _ = _ask_council(isolated_home, tmp_path, question, "3301", "six hours")
     assert answer.refused and answer.mode == "extractive"
     assert "3301" not in answer.answer and "numbers not in cited text: 3301" in "; ".join(answer.notes)
