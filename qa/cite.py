@@ -449,6 +449,11 @@ def _number_problems(answer: str, cited_text: str) -> list[str]:
     return [f"{NUMBERS_MISSING}: {', '.join(sorted(missing))}"] if missing else []
 
 
+def only_numbers_missing(problems: list[str]) -> bool:
+    """The answer failed the number check and nothing else: a miscopied number `corrected_number` may repair."""
+    return bool(problems) and all(p.startswith(NUMBERS_MISSING) for p in problems)
+
+
 def corrected_number(answer: str, cited_text: str) -> str | None:
     """The answer with its one number replaced by the one the cited text states, when the model miscopied it.
 
@@ -456,8 +461,8 @@ def corrected_number(answer: str, cited_text: str) -> str | None:
     when the answer writes exactly one number in digits, that number is not in the cited text, and the
     cited text states exactly one number other than a year: anything less certain is not repaired.
     """
-    written = re.findall(r"\d[\d,.]*\d|\d", normalise_digits(answer))
-    stated = list(dict.fromkeys(n.split()[0] for n in _written_numbers(cited_text)))
+    written = [t for t in tokens(answer) if t[0].isdigit()]
+    stated = list(dict.fromkeys(t for t in tokens(cited_text) if t[0].isdigit() and _plain_numbers(t)))
     if len(written) != 1 or len(stated) != 1 or not _number_problems(written[0], cited_text):
         return None
     return normalise_digits(answer).replace(written[0], stated[0], 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,6 @@ import numpy as np
 
 from qa.cite import (
     JUDGE_SCHEMA,
-    NUMBERS_MISSING,
     ModelReply,
     ReplyFormatError,
     answer_schema,
@@ -29,6 +29,7 @@ from qa.cite import (
     count_from_ordinal,
     counted_phrase,
     looks_like_instruction,
+    only_numbers_missing,
     other_values,
     parse_reply,
     states_asked_value,
@@ -72,6 +73,7 @@ ANSWERED_IN_ENGLISH: dict[Language, str] = {
     "hi": "(उत्तर अंग्रेज़ी में है।)",
     "mr": "(उत्तर इंग्रजीत आहे.)",
 }
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
 # When no answer passed the checks: said plainly, in the asker's language, before the best sentence.
 NO_SUPPORTED_ANSWER: dict[Language, str] = {
     "en": "No supported answer was found in the articles. The closest passage:",
@@ -251,15 +253,18 @@ class Pipeline:
         reply, problems = self._generate(question, language, sentences, on_text)
         if reply is not None and not reply.answerable:
             return _Outcome(REFUSAL, "refused", [], ["the model found no answer in the evidence"])
-        if reply is not None and problems and all(p.startswith(NUMBERS_MISSING) for p in problems):
+        notes: list[str] = []
+        if reply is not None and only_numbers_missing(problems):
+            written = reply.answer
             reply, problems = self._number_recopied(question, sentences, reply, problems)
+            if reply.answer != written:
+                notes.append(f"the model wrote {written!r}; its number is replaced by the one its sentence states")
         if reply is None or problems:
             return self._count_from_ordinal(question, language, sentences, problems) or self._unsupported(
                 language, sentences, problems
             )
         cited = [sentences[i] for i in reply.cited]
         text = reply.answer
-        notes: list[str] = []
         other = self._other_version(question, reply, sentences)
         if other is not None:
             value, index = other
@@ -267,7 +272,8 @@ class Pipeline:
             cited.append(sentences[index])
             notes.append(f"another sentence gives {value}, which passes the same checks: the sources disagree")
         citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
-        if self.answer_language(language) != language:
+        if self.answer_language(language) != language and _LATIN_LETTER.search(text):
+            # Not for "20 जून 2024" or "2": copied from a Devanagari sentence, or digits, it is not English.
             text = f"{text}\n{ANSWERED_IN_ENGLISH[language]}"
         return _Outcome(text, "generated", citations, notes)
 

@@ -272,6 +272,7 @@ def test_a_number_miscopied_from_the_cited_sentence_is_repaired_and_checked_agai
     assert (tmp_path / "council" / citation.source).read_text()[citation.start : citation.end] == citation.quote
     judged = [call[-1]["content"] for call in generator.calls if "Proposed answer:" in call[-1]["content"]]
     assert any("Proposed answer: Resolution 4471" in j for j in judged)  # the repaired answer is judged too
+    assert any("'Resolution 4417'" in note and "replaced" in note for note in answer.notes)  # the user is told
 
 
 def test_a_miscopied_number_is_not_repaired_when_the_cited_sentence_states_several(
@@ -281,3 +282,20 @@ def test_a_miscopied_number_is_not_repaired_when_the_cited_sentence_states_sever
     answer, _ = _ask_council(isolated_home, tmp_path, question, "3301", "six hours")
     assert answer.refused and answer.mode == "extractive"
     assert "3301" not in answer.answer and "numbers not in cited text: 3301" in "; ".join(answer.notes)
+
+
+def test_an_answer_copied_in_devanagari_is_not_said_to_be_in_english(isolated_home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "parishad"
+    folder.mkdir()
+    (folder / "a.txt").write_text("लोर्स्क परिषद ने 12 मार्च 2021 को नया प्रस्ताव पारित किया।\n", encoding="utf-8")
+
+    def reply(messages: list[Message]) -> dict[str, Any]:
+        if "Proposed answer:" in messages[-1]["content"]:
+            return {"supported": True}
+        return {"evidence": [1], "answer": "12 मार्च 2021"}
+
+    generator = FakeGenerator(reply)
+    pipeline = build_pipeline(fake_settings(isolated_home, corpus=folder), generator=generator)
+    pipeline.ingest([folder])
+    answer = pipeline.answer("लोर्स्क परिषद ने नया प्रस्ताव कब पारित किया?")
+    assert answer.mode == "generated" and answer.answer == "12 मार्च 2021"  # no "(उत्तर अंग्रेज़ी में है।)"
