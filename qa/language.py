@@ -19,6 +19,10 @@ _HINDI_MARKERS = re.compile(
 )
 
 
+def has_latin_letters(text: str) -> bool:
+    return bool(_LATIN.search(text))
+
+
 def detect_language(text: str) -> Language:
     """Tell English, Hindi and Marathi apart: script first, then function words."""
     devanagari = len(_DEVANAGARI.findall(text))

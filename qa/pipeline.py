@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,7 +39,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.formats import page_of
 from qa.ingest import ingest
-from qa.language import detect_language
+from qa.language import detect_language, has_latin_letters
 from qa.llm import Generator, Message, metered_usage
 from qa.prompts import template
 from qa.retrieve import Retrieval, Retriever
@@ -73,7 +72,6 @@ ANSWERED_IN_ENGLISH: dict[Language, str] = {
     "hi": "(उत्तर अंग्रेज़ी में है।)",
     "mr": "(उत्तर इंग्रजीत आहे.)",
 }
-_LATIN_LETTER = re.compile(r"[A-Za-z]")
 # When no answer passed the checks: said plainly, in the asker's language, before the best sentence.
 NO_SUPPORTED_ANSWER: dict[Language, str] = {
     "en": "No supported answer was found in the articles. The closest passage:",
@@ -272,7 +270,7 @@ class Pipeline:
             cited.append(sentences[index])
             notes.append(f"another sentence gives {value}, which passes the same checks: the sources disagree")
         citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
-        if self.answer_language(language) != language and _LATIN_LETTER.search(text):
+        if self.answer_language(language) != language and has_latin_letters(text):
             # Not for "20 जून 2024" or "2": copied from a Devanagari sentence, or digits, it is not English.
             text = f"{text}\n{ANSWERED_IN_ENGLISH[language]}"
         return _Outcome(text, "generated", citations, notes)

@@ -175,12 +175,20 @@ def test_model_sees_only_the_trimmed_sentences_and_citations_quote_them(isolated
 def _bridge_pipeline(home: Path, tmp_path: Path, generator: FakeGenerator) -> Pipeline:
     """Two fictional reports that disagree about one year, one that states that year and another
     fact, and one about something else in the same town."""
-    folder = tmp_path / "bridge"
+    texts = {
+        "a.txt": "The Varna footbridge was completed in 1998 after two years of work.\n",
+        "b.txt": "Local engineers say the Varna footbridge was completed in 2001.\n",
+        "c.txt": "The Varna footbridge was completed in 1998 and repainted in 2015.\n",
+        "d.txt": "Work on the Varna footbridge began in 2003.\n",
+    }
+    return _pipeline_over(home, tmp_path / "bridge", texts, generator)
+
+
+def _pipeline_over(home: Path, folder: Path, texts: dict[str, str], generator: FakeGenerator) -> Pipeline:
+    """A pipeline with the fake embedder over a folder of fictional files (name -> text), indexed."""
     folder.mkdir()
-    (folder / "a.txt").write_text("The Varna footbridge was completed in 1998 after two years of work.\n")
-    (folder / "b.txt").write_text("Local engineers say the Varna footbridge was completed in 2001.\n")
-    (folder / "c.txt").write_text("The Varna footbridge was completed in 1998 and repainted in 2015.\n")
-    (folder / "d.txt").write_text("Work on the Varna footbridge began in 2003.\n")
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
     pipeline = build_pipeline(fake_settings(home, corpus=folder), generator=generator)
     pipeline.ingest([folder])
     return pipeline
@@ -231,15 +239,11 @@ def test_a_different_value_the_judge_rejects_is_not_shown_as_a_second_version(
 
 def _council_pipeline(home: Path, tmp_path: Path, generator: FakeGenerator) -> Pipeline:
     """A fictional council report: one sentence with one number, one with two."""
-    folder = tmp_path / "council"
-    folder.mkdir()
-    (folder / "a.txt").write_text(
+    report = (
         "The Lorsk council passed resolution 4471 in a late-night vote.\n\n"
         "Members of the Lorsk council debated resolutions 3310 and 5082 for six hours.\n"
     )
-    pipeline = build_pipeline(fake_settings(home, corpus=folder), generator=generator)
-    pipeline.ingest([folder])
-    return pipeline
+    return _pipeline_over(home, tmp_path / "council", {"a.txt": report}, generator)
 
 
 def _miscopying(wrong: str, sentence_word: str) -> Any:
@@ -285,17 +289,12 @@ def test_a_miscopied_number_is_not_repaired_when_the_cited_sentence_states_sever
 
 
 def test_an_answer_copied_in_devanagari_is_not_said_to_be_in_english(isolated_home: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "parishad"
-    folder.mkdir()
-    (folder / "a.txt").write_text("लोर्स्क परिषद ने 12 मार्च 2021 को नया प्रस्ताव पारित किया।\n", encoding="utf-8")
-
     def reply(messages: list[Message]) -> dict[str, Any]:
         if "Proposed answer:" in messages[-1]["content"]:
             return {"supported": True}
         return {"evidence": [1], "answer": "12 मार्च 2021"}
 
-    generator = FakeGenerator(reply)
-    pipeline = build_pipeline(fake_settings(isolated_home, corpus=folder), generator=generator)
-    pipeline.ingest([folder])
+    report = {"a.txt": "लोर्स्क परिषद ने 12 मार्च 2021 को नया प्रस्ताव पारित किया।\n"}
+    pipeline = _pipeline_over(isolated_home, tmp_path / "parishad", report, FakeGenerator(reply))
     answer = pipeline.answer("लोर्स्क परिषद ने नया प्रस्ताव कब पारित किया?")
     assert answer.mode == "generated" and answer.answer == "12 मार्च 2021"  # no "(उत्तर अंग्रेज़ी में है।)"
