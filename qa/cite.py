@@ -1,18 +1,20 @@
-"""Citations and claim checks. Pure functions: no models, no I/O.
+"""Claim checks: what a question asks for, and whether an answer's cited sentences state it.
+Pure functions: no models, no I/O.
 
 Faithfulness must not depend on the model being smart, so everything the model
-says is checked here against the passages it was shown.
+says is checked here against the passages it was shown. The reply's format and its
+parsing are in `qa.reply`; instruction-like sentences are recognised in `qa.injection`.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from qa.injection import strip_instructions
+from qa.reply import ModelReply
 from qa.text import (
     NUMBER_WORDS,
     ORDINAL_FIRST,
@@ -27,7 +29,7 @@ from qa.text import (
     tokens,
     words,
 )
-from qa.types import MARKER, Passage
+from qa.types import Passage
 
 # Function words that say nothing about the answer (en; Hindi and Marathi postpositions and auxiliaries).
 _STOPWORDS = frozenset(
@@ -137,28 +139,9 @@ _STOPWORDS = frozenset(
     ]
 )
 
-# Sentences in a document that address the model rather than the reader: an
-# imperative to ignore/override the rules or instructions, role markers, or a
-# demand for a fixed reply. Documents are data: such sentences are never shown to
-# the model, never quoted and never support an answer. The patterns describe the
-# shape of an instruction in each language, not phrases of any test document.
-_IGNORE_VERBS = r"ignore|disregard|forget|override|bypass|अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल|दुर्लक्ष|विसर"
-_RULE_NOUNS = r"instructions?|rules|prompt|guidelines|निर्देश|नियम|सूचना|आदेश"
-_INSTRUCTION = re.compile(
-    rf"""(?:{_IGNORE_VERBS}).{{0,60}}(?:{_RULE_NOUNS}) | (?:{_RULE_NOUNS}).{{0,40}}(?:{_IGNORE_VERBS})
-    | \b(?:system|assistant|developer)\s*: | \byou\s+are\s+now\b | \bnew\s+instructions?\b
-    | \b(?:reply|respond|answer|say|write|output)\s+(?:only\s+)?(?:with|exactly)\b
-    | \binstructions?\s+(?:from|for|to)\s+(?:the\s+)?(?:system|model|assistant|ai|chatbot)\b
-    | \byour\s+(?:reply|answer|response|output)\s+(?:must|should|shall|is)\b
-    | \b(?:ai|assistant|chatbot|language\s+model)\s+(?:must|should|shall)\b
-    | "(?:answer|answerable|citations|evidence)"\s*:""",
-    re.IGNORECASE | re.VERBOSE,
-)
 # Punctuation inside a sentence that ends a clause; a comma between digits ("1,000") does not.
 _CLAUSE_BREAK = re.compile(r"[;:()\[\]—–]|,(?!\d)|\s-\s")
 
-# The refusal constant as the model writes it (it sometimes drops or changes the ending).
-_REFUSAL_TEXT = re.compile(r"^\W*i\s+cannot\s+answer\b", re.IGNORECASE)
 MIN_WORD_OVERLAP = 0.5
 # An answer of this many words or more that holds this share of one cited sentence's words copies it.
 MIN_COPY_WORDS = 7
@@ -181,7 +164,6 @@ _UNITS = {
     "length": re.compile(r"\b(?:km|kilomet(?:er|re)s?|met(?:er|re)s?|miles?)\b|किलोमीटर|मीटर", re.IGNORECASE),
 }
 _MOSTLY_NUMBER = re.compile(r"^\W*[\d०-९][\d०-९.,]*\s*\S{0,12}\W*$")
-MAX_EVIDENCE = 3
 
 # What kind of value a question asks for, from its question words (en, hi, mr).
 _ASKS_NUMBER = re.compile(
@@ -224,95 +206,6 @@ _ASKS_DURATION = re.compile(rf"(?:\bhow\s+many|कितन[ाीे]|कित
 # How far after a number its unit of time may stand ("24 years", "24 वर्षों में").
 UNIT_REACH = 2
 _AGO = re.compile(r"\bago\b|\bearlier\b|\blater\b|पहले|पूर्वी|आधी|बाद|नंतर", re.IGNORECASE)
-
-
-@dataclass
-class ModelReply:
-    """The generator's structured output after parsing."""
-
-    answerable: bool
-    answer: str
-    cited: list[int] = field(default_factory=list)  # 0-based passage indices, valid only
-    dropped: list[Any] = field(default_factory=list)  # citation values that named no given passage
-
-
-class ReplyFormatError(ValueError):
-    """The model output is not the JSON object the schema asks for."""
-
-
-def answer_schema(n_passages: int, max_answer_chars: int = 160) -> dict[str, Any]:
-    """JSON schema for the answering pass: first the evidence sentences, then the answer.
-
-    Picking the sentences first is what a small model does well; the answer is then
-    written from (mostly copied out of) them. An empty evidence list means "not answerable".
-    """
-    return {
-        "type": "object",
-        "properties": {
-            "evidence": {
-                "type": "array",
-                "items": {"type": "integer", "enum": list(range(1, n_passages + 1))},
-                # At least one: offered an empty list first, the small model takes it far too often
-                # (measured: it refused questions its own answer then got right). Refusal is the text.
-                "minItems": 1,
-                "maxItems": min(MAX_EVIDENCE, n_passages),
-            },
-            "answer": {"type": "string", "maxLength": max_answer_chars},
-        },
-        "required": ["evidence", "answer"],
-        "additionalProperties": False,
-    }
-
-
-JUDGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"supported": {"type": "boolean"}},
-    "required": ["supported"],
-    "additionalProperties": False,
-}
-
-
-def parse_reply(raw: str, n_passages: int) -> ModelReply:
-    """Parse the model's JSON; keep only citations that name a sentence it was given.
-
-    Citations come as the `evidence` list (`citations` is read too) or as inline
-    `[n]` markers in the answer; markers are removed from the answer text. No
-    evidence, or an empty answer, means the model found the question unanswerable.
-    """
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ReplyFormatError(f"model output is not JSON: {exc.msg}") from exc
-    except (ValueError, RecursionError) as exc:  # absurdly long integers, deep nesting
-        raise ReplyFormatError(f"model output is not usable JSON: {exc.__class__.__name__}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("answer"), str):
-        raise ReplyFormatError("model output lacks a string 'answer'")
-    answer = data["answer"]
-    listed = data.get("evidence", data.get("citations"))
-    values: list[Any] = list(listed) if isinstance(listed, list) else []
-    values += [int(m) for m in MARKER.findall(answer)]
-    cited: list[int] = []
-    dropped: list[Any] = []
-    for value in values:
-        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= n_passages:
-            if value - 1 not in cited:
-                cited.append(value - 1)
-        else:
-            dropped.append(value)
-    clean_answer = MARKER.sub("", answer).strip()
-    refused = not clean_answer or _REFUSAL_TEXT.search(clean_answer) is not None
-    answerable = bool(data.get("answerable", True)) and not refused and bool(cited or dropped)
-    return ModelReply(answerable=answerable, answer=clean_answer, cited=cited, dropped=dropped)
-
-
-def looks_like_instruction(sentence: str) -> bool:
-    """True for a sentence that tries to instruct the model (prompt injection in a document)."""
-    return bool(_INSTRUCTION.search(sentence))
-
-
-def strip_instructions(text: str) -> str:
-    """`text` without its instruction-like sentences."""
-    return " ".join(s.strip() for s in sentences(text) if not looks_like_instruction(s))
 
 
 def numbers_in(text: str) -> set[str]:

@@ -4,7 +4,7 @@ llama.cpp turns a JSON schema into a grammar that allows whitespace between
 tokens, and a model trained on pretty-printed JSON spends a newline and an
 indent on every item: on 2 cores every generated token costs ~60 ms. The
 grammar here accepts the same objects with no whitespace at all, properties in
-schema order. It covers what `qa.cite` asks for (objects of booleans, strings
+schema order. It covers what `qa.reply` asks for (objects of booleans, strings
 with maxLength, integers from an enum, arrays of those); any other schema gets
 None, and the runtime's own JSON-schema conversion is used instead.
 """

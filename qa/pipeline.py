@@ -17,31 +17,26 @@ from pathlib import Path
 import numpy as np
 
 from qa.cite import (
-    JUDGE_SCHEMA,
-    ModelReply,
-    ReplyFormatError,
-    answer_schema,
     asked_words_held,
     asks_for_number,
     asks_for_time,
     corrected_number,
     count_from_ordinal,
     counted_phrase,
-    looks_like_instruction,
     only_numbers_missing,
     other_values,
-    parse_reply,
     states_asked_value,
-    strip_instructions,
     verify,
 )
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.formats import page_of
 from qa.ingest import ingest
+from qa.injection import looks_like_instruction, strip_instructions
 from qa.language import detect_language, has_latin_letters
 from qa.llm import Generator, Message, metered_usage
 from qa.prompts import template
+from qa.reply import JUDGE_SCHEMA, ModelReply, ReplyFormatError, answer_schema, parse_reply
 from qa.retrieve import Retrieval, Retriever
 from qa.store import ChromaStore, IndexUnavailable
 from qa.text import english_number, gloss_numbers

@@ -1,26 +1,21 @@
-"""Citation parsing and claim checks (pure functions)."""
+"""Claim checks (pure functions)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from qa.cite import (
-    ModelReply,
-    ReplyFormatError,
-    answer_schema,
     asks_for_count,
     corrected_number,
     count_from_ordinal,
     counted_phrase,
     numbers_in,
     other_values,
-    parse_reply,
     states_asked_value,
     time_values,
     verify,
 )
+from qa.reply import ModelReply
 from qa.text import consonant_skeletons, gloss_numbers, sentences
 from qa.types import Chunk, Passage
 
@@ -33,29 +28,6 @@ GIFTS = passage("North Korean leader Kim Jong-un received three gifts from Russi
 PRICE = passage("Aurus Senat is the most expensive Russian luxury car, costing approximately 275 thousand dollars.", 2)
 VISIT = passage("Let us also note that Putin visited North Korea on June 18-19.", 3)
 PASSAGES = [GIFTS, PRICE, VISIT]
-
-
-def test_parse_keeps_only_citations_to_given_passages() -> None:
-    raw = json.dumps(
-        {"answer": "It costs 275 thousand dollars [2] [9].", "answerable": True, "citations": [2, 7, 0, "x"]}
-    )
-    reply = parse_reply(raw, n_passages=3)
-    assert reply.cited == [1]
-    assert reply.dropped == [7, 0, "x", 9]
-    assert reply.answer == "It costs 275 thousand dollars."
-
-
-@pytest.mark.parametrize("raw", ["not json", "[1, 2]", '{"answerable": true}', '{"answer": 5}'])
-def test_malformed_output_is_a_format_error(raw: str) -> None:
-    with pytest.raises(ReplyFormatError):
-        parse_reply(raw, 3)
-
-
-def test_schema_restricts_citations_to_passage_numbers() -> None:
-    schema = answer_schema(3)
-    assert schema["properties"]["evidence"]["items"]["enum"] == [1, 2, 3]
-    assert list(schema["properties"]) == ["evidence", "answer"]  # quote first, then answer
-    assert schema["properties"]["answer"]["maxLength"] > 0
 
 
 def test_numbers_normalise_devanagari_digits_and_words() -> None:

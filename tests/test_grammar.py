@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from qa.cite import JUDGE_SCHEMA, answer_schema
 from qa.grammar import compact_grammar
+from qa.reply import JUDGE_SCHEMA, answer_schema
 
 
 def rules(grammar: str) -> dict[str, str]:

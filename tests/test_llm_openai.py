@@ -24,10 +24,10 @@ import pytest
 from litestar.testing import TestClient
 
 from qa.api import create_app
-from qa.cite import JUDGE_SCHEMA, answer_schema
 from qa.config import Settings, get_settings
 from qa.llm import GeneratorUnavailable, OpenAIGenerator, assemble_qwen, checked_json, metered_usage, schema_problems
 from qa.pipeline import Pipeline
+from qa.reply import JUDGE_SCHEMA, answer_schema
 from qa.types import Answer
 from qa.wiring import build_generator, build_pipeline
 from tests.conftest import REPO, SEEDS, fake_settings

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from qa.cite import ModelReply, ReplyFormatError, numbers_in, parse_reply, verify
+from qa.cite import numbers_in, verify
+from qa.reply import ModelReply, ReplyFormatError, parse_reply
 from qa.sources import clean, split_into_chunks
 from qa.text import split_sentences
 from qa.types import Chunk, Passage

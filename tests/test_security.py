@@ -24,12 +24,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-import qa.cite
+import qa.injection
 import qa.pipeline
 from qa.api import create_app
-from qa.cite import ModelReply, verify
+from qa.cite import verify
 from qa.llm import FakeGenerator, Message
 from qa.pipeline import Pipeline
+from qa.reply import ModelReply
 from qa.types import Chunk, Passage
 from qa.wiring import build_pipeline
 from scripts.load_test import ServerProcess
@@ -166,7 +167,7 @@ def test_when_the_filter_misses_an_injection_the_checks_still_stop_it(
     a fooled judge, is not claimed for questions in Hindi or Marathi.)
     """
     monkeypatch.setattr(qa.pipeline, "looks_like_instruction", lambda sentence: False)
-    monkeypatch.setattr(qa.cite, "looks_like_instruction", lambda sentence: False)
+    monkeypatch.setattr(qa.injection, "looks_like_instruction", lambda sentence: False)
     pipeline, generator = obedient_pipeline(isolated_home, how)
     shown = [(q, a.mode, a.answer) for q in TARGETED_QUESTIONS + EN_QUESTIONS if (a := pipeline.answer(q))]
     assert generator.obeyed >= 2, "the injected passage was hardly ever shown to the model: the test proves nothing"
