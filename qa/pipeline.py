@@ -231,11 +231,10 @@ class Pipeline:
         return text
 
     def _respond(self, question: str, language: Language, retrieval: Retrieval, on_text: OnText | None) -> _Outcome:
-        passages = retrieval.passages
-        if not passages or retrieval.best_similarity < self.relevance_floor:
+        if self.too_weak(retrieval):
             note = f"retrieval too weak (best similarity {retrieval.best_similarity:.3f} < {self.relevance_floor})"
             return _Outcome(REFUSAL, "refused", [], [note])
-        sentences = self.evidence_sentences(question, retrieval.evidence_pool())
+        sentences = self.prompt_evidence(question, retrieval)
         if not sentences:
             return _Outcome(REFUSAL, "refused", [], ["no evidence sentences"])
         if language not in self.settings.llm.reads and not (asks_for_number(question) or asks_for_time(question)):
@@ -419,6 +418,14 @@ class Pipeline:
         return rewritten if len(rewritten) >= 3 else fallback
 
     # --- evidence ------------------------------------------------------------------
+
+    def too_weak(self, retrieval: Retrieval) -> bool:
+        """Nothing retrieved is close enough to the question to be about it: refuse without the model."""
+        return not retrieval.passages or retrieval.best_similarity < self.relevance_floor
+
+    def prompt_evidence(self, question: str, retrieval: Retrieval) -> list[Passage]:
+        """The numbered sentences the model is shown for this retrieval (none when it is too weak)."""
+        return [] if self.too_weak(retrieval) else self.evidence_sentences(question, retrieval.evidence_pool())
 
     def evidence_sentences(self, question: str, passages: list[Passage]) -> list[Passage]:
         """The sentences of the retrieved passages most similar to the question, one `Passage` each.

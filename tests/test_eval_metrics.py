@@ -12,6 +12,7 @@ from qa.evals.metrics import (
     citation_precision,
     citation_recall,
     claim_words,
+    evidence_recall,
     evidence_shown,
     extract_numbers,
     faithfulness,
@@ -393,6 +394,15 @@ class TestRetrieval:
     def test_unanswerable_is_none(self) -> None:
         assert recall_at_k(unanswerable_case(), [gold_chunk()], CORPUS, 1) is None
         assert reciprocal_rank(unanswerable_case(), [gold_chunk()], CORPUS) is None
+        assert evidence_recall(unanswerable_case(), [gold_chunk()], CORPUS) is None
+
+    def test_evidence_recall_needs_a_shown_sentence_holding_the_whole_anchor(self) -> None:
+        start = anchor_start(EN, ANCHOR_EN)
+        whole = chunk(EN, start, start + len(ANCHOR_EN))
+        half = chunk(EN, start, start + len(ANCHOR_EN) // 2)
+        assert evidence_recall(make_case(), [chunk(MR, 0, 10), whole], CORPUS) == 1.0
+        assert evidence_recall(make_case(), [chunk(MR, 0, 10), half], CORPUS) == 0.0
+        assert evidence_recall(make_case(), [], CORPUS) == 0.0  # nothing shown: retrieval too weak
 
 
 # -------------------------------------------------------------------- latency

@@ -164,6 +164,9 @@ def test_retrieval_is_scored_on_the_answers_own_search(
     assert [q for q, _ in searches] == [r["retrieval_question"] for r in rows]
     assert {k for _, k in searches} == {None}
     assert overall(tmp_path)["recall@5"] > 0.3
+    # Evidence recall reads the prompt's sentences from that same search: no second one.
+    assert {r["evidence_recall"] for r in rows if not r["answerable"]} == {None}
+    assert any(r["evidence_recall"] == 1.0 for r in rows)
 
 
 def test_retrieval_only_loads_no_model_and_reports_recall(
@@ -178,7 +181,19 @@ def test_retrieval_only_loads_no_model_and_reports_recall(
     assert {p.name for p in out.iterdir()} == {"retrieval.json", "retrieval.md", "retrieval.png"}
     data = json.loads((out / "retrieval.json").read_text(encoding="utf-8"))
     assert data["kind"] == "retrieval" and data["backends"]["llm"] == "none"
-    assert set(data["metrics"]["overall"]) == {"cases", "latency_ms", "recall@1", "recall@3", "recall@5", "mrr"}
+    assert set(data["metrics"]["overall"]) == {
+        "cases",
+        "latency_ms",
+        "recall@1",
+        "recall@3",
+        "recall@5",
+        "mrr",
+        "evidence_recall",
+    }
+    # The prompt's sentences hold the support for most answerable cases, never for an unanswerable one.
+    rows = data["results"]
+    assert {r["evidence_recall"] for r in rows if r["reciprocal_rank"] is None} == {None}  # unanswerable
+    assert sum(r["evidence_recall"] == 1.0 for r in rows) > sum(r["evidence_recall"] == 0.0 for r in rows)
     assert "cross_lingual" in data["metrics"]["by_type"]
     assert data["metrics"]["overall"]["recall@5"]["n"] == sum(c.answerable for c in load_cases(env))
     assert all("answer" not in row for row in data["results"])

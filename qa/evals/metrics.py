@@ -93,6 +93,7 @@ class CaseResult:
     faithfulness: float | None = None
     recall_at: dict[int, float | None] = field(default_factory=dict)
     reciprocal_rank: float | None = None
+    evidence_recall: float | None = None
     why: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
@@ -116,6 +117,7 @@ class CaseResult:
             "faithfulness": self.faithfulness,
             **{f"recall@{k}": v for k, v in sorted(self.recall_at.items())},
             "reciprocal_rank": self.reciprocal_rank,
+            "evidence_recall": self.evidence_recall,
             "why": list(self.why),
         }
 
@@ -418,6 +420,22 @@ def recall_at_k(case: EvalCase, retrieved: Sequence[RetrievedChunk], corpus: dic
     return 1.0 if any(holds_gold_support(c, spans) for c in retrieved[:k]) else 0.0
 
 
+def evidence_recall(case: EvalCase, sentences: Sequence[RetrievedChunk], corpus: dict[str, str]) -> float | None:
+    """Evidence recall: the support reached the model's prompt.
+
+    1.0 when one of the numbered evidence sentences the pipeline builds for the
+    model's prompt (`Pipeline.prompt_evidence`, whether or not the model is then
+    asked) fully contains an occurrence of a gold anchor in a gold source, else
+    0.0 (also when retrieval was too weak to show any). It tells "the support never
+    reached the model" from "the model or the checks failed on it". None for
+    unanswerable cases.
+    """
+    if not case.answerable:
+        return None
+    spans = anchor_spans(case, corpus)
+    return 1.0 if any(holds_gold_support(s, spans) for s in sentences) else 0.0
+
+
 def reciprocal_rank(case: EvalCase, retrieved: Sequence[RetrievedChunk], corpus: dict[str, str]) -> float | None:
     """Reciprocal rank of one case (averaged over cases: MRR).
 
@@ -532,6 +550,7 @@ def _summarise(results: Sequence[CaseResult]) -> dict[str, Any]:
         "faithfulness": _mean(r.faithfulness for r in results),
         **{f"recall@{k}": _mean(r.recall_at.get(k) for r in results) for k in ks},
         "mrr": _mean(r.reciprocal_rank for r in results),
+        "evidence_recall": _mean(r.evidence_recall for r in results),
         "refusal_precision": {
             "value": refusal_precision(pairs),
             "n": sum(a.refused for _, a in pairs),
@@ -598,6 +617,7 @@ def metric_definitions() -> dict[str, str]:
         "refusal_recall": refusal_recall,
         "recall@k": recall_at_k,
         "mrr": reciprocal_rank,
+        "evidence_recall": evidence_recall,
         "latency_percentile": percentile,
     }
     return {name: inspect.getdoc(fn) or "" for name, fn in functions.items()}

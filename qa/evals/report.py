@@ -37,7 +37,10 @@ LABELS = {
     "refusal_precision": "refusal P",
     "refusal_recall": "refusal R",
     "mrr": "MRR",
+    "evidence_recall": "evidence recall",
 }
+# What a retrieval-only run measures (no model is loaded).
+RETRIEVAL_DEFINITIONS = ("recall@k", "mrr", "evidence_recall", "latency_percentile")
 _QUOTE_CHARS = 300
 
 
@@ -70,7 +73,7 @@ class EvalReport:
     def headline(self) -> list[str]:
         """Metric keys shown in tables and plots, in order."""
         ks = sorted({k for r in self.records for k in r.result.recall_at})
-        retrieval = [f"recall@{k}" for k in ks] + ["mrr"]
+        retrieval = [f"recall@{k}" for k in ks] + ["mrr", "evidence_recall"]
         return retrieval if self.retrieval_only else [*ANSWER_METRICS, *retrieval]
 
     def to_json(self) -> dict[str, Any]:
@@ -212,7 +215,7 @@ def render_markdown(report: EvalReport) -> str:
     lines += _failure_index(report)
     lines += ["## Metric definitions", ""]
     for name, text in report.definitions.items():
-        if report.retrieval_only and name not in {"recall@k", "mrr", "latency_percentile"}:
+        if report.retrieval_only and name not in RETRIEVAL_DEFINITIONS:
             continue
         lines += [f"### {name}", "", *(f"> {line}" if line else ">" for line in text.splitlines()), ""]
     lines += ["## Cases", ""]
@@ -276,7 +279,7 @@ def _case_markdown(record: CaseRecord, retrieval_only: bool) -> list[str]:
             f"citation P {fmt(result.citation_precision)}, "
             f"R {fmt(result.citation_recall)}; faithfulness {fmt(result.faithfulness)}; "
             f"recall@{max(result.recall_at, default=0)} {fmt(result.recall_at.get(max(result.recall_at, default=0)))}; "
-            f"RR {fmt(result.reciprocal_rank)}"
+            f"RR {fmt(result.reciprocal_rank)}; evidence recall {fmt(result.evidence_recall)}"
         )
         if answer.notes:
             lines.append("- **pipeline notes**: " + "; ".join(_inline(n) for n in answer.notes))
@@ -285,7 +288,8 @@ def _case_markdown(record: CaseRecord, retrieval_only: bool) -> list[str]:
         lines.append(
             "- **scores**: "
             + ", ".join(f"recall@{k} {fmt(result.recall_at[k])}" for k in ks)
-            + f"; RR {fmt(result.reciprocal_rank)}; {result.latency_ms:.0f} ms"
+            + f"; RR {fmt(result.reciprocal_rank)}; evidence recall {fmt(result.evidence_recall)}"
+            + f"; {result.latency_ms:.0f} ms"
         )
     if case.answerable:
         lines.append(f"- **gold**: {', '.join(f'`{s}`' for s in case.gold_sources)}")

@@ -22,11 +22,20 @@ from typing import Any
 from qa.config import BadSetting, Settings, load_settings
 from qa.evals import gate, verifier
 from qa.evals.dataset import EvalCase, check_anchors, load_cases, load_corpus
-from qa.evals.metrics import CaseResult, RetrievedChunk, aggregate, metric_definitions, recall_at_k, reciprocal_rank
+from qa.evals.metrics import (
+    CaseResult,
+    RetrievedChunk,
+    aggregate,
+    evidence_recall,
+    metric_definitions,
+    recall_at_k,
+    reciprocal_rank,
+)
 from qa.evals.metrics import score_case as score
-from qa.evals.report import CaseRecord, EvalReport, gate_text, retrieval_view
+from qa.evals.report import RETRIEVAL_DEFINITIONS, CaseRecord, EvalReport, gate_text, retrieval_view
 from qa.llm import GeneratorUnavailable, Message
 from qa.pipeline import Pipeline
+from qa.retrieve import Retrieval
 from qa.types import Answer, BackendInfo, OnText, Passage, Progress, Turn
 from qa.wiring import RELEVANCE_FLOOR, build_pipeline
 
@@ -68,6 +77,12 @@ def _chunks(passages: Sequence[Passage]) -> tuple[list[RetrievedChunk], list[flo
     return chunks, [float(p.score) for p in passages]
 
 
+def _prompt_evidence(pipeline: Pipeline, question: str, retrieval: Retrieval) -> list[RetrievedChunk]:
+    """The evidence sentences the model's prompt holds for this search, as spans of their files."""
+    chunks, _ = _chunks(pipeline.prompt_evidence(question, retrieval))
+    return chunks
+
+
 def evaluate_case(pipeline: Pipeline, case: EvalCase, corpus: dict[str, str], k: int) -> CaseRecord:
     """Answer one case through the pipeline, then score it, retrieval on the top k of the answer's own search."""
     started = time.perf_counter()
@@ -75,6 +90,9 @@ def evaluate_case(pipeline: Pipeline, case: EvalCase, corpus: dict[str, str], k:
     latency_ms = (time.perf_counter() - started) * 1000
     chunks, scores = _chunks(traced.retrieval.ranked[:k])
     result = score(case, traced.answer, chunks, corpus, round(latency_ms, 1), recall_ks(k))
+    # Recomputed after the answer (same search, cached embeddings), so it adds nothing to the latency.
+    shown = _prompt_evidence(pipeline, traced.searched, traced.retrieval)
+    result.evidence_recall = evidence_recall(case, shown, corpus)
     return CaseRecord(result, traced.searched, scores)
 
 
@@ -96,6 +114,9 @@ def evaluate_retrieval(pipeline: Pipeline, case: EvalCase, corpus: dict[str, str
     result = CaseResult(case, placeholder, chunks, round(latency_ms, 1))
     result.recall_at = {n: recall_at_k(case, chunks, corpus, n) for n in recall_ks(k)}
     result.reciprocal_rank = reciprocal_rank(case, chunks, corpus)
+    # The prompt is built from the pipeline's own search depth, not the k scored above.
+    shown = _prompt_evidence(pipeline, question, pipeline.retriever.retrieve(question))
+    result.evidence_recall = evidence_recall(case, shown, corpus)
     if result.reciprocal_rank == 0.0:
         result.why = [f"gold support not retrieved in top {k}"]
     return CaseRecord(result, question, scores)
@@ -271,8 +292,8 @@ def answer_run(args: argparse.Namespace, kind: str, progress: Progress | None) -
     metrics = aggregate([r.result for r in records])
     definitions = metric_definitions()
     if kind == "retrieval":
-        metrics = retrieval_view(metrics, [f"recall@{n}" for n in recall_ks(args.k)] + ["mrr"])
-        definitions = {key: definitions[key] for key in ("recall@k", "mrr", "latency_percentile")}
+        metrics = retrieval_view(metrics, [f"recall@{n}" for n in recall_ks(args.k)] + ["mrr", "evidence_recall"])
+        definitions = {key: definitions[key] for key in RETRIEVAL_DEFINITIONS}
     name = args.name or ("retrieval" if kind == "retrieval" else "latest")
     report = EvalReport(name, kind, args.k, records, metrics, definitions, info)
     return report, gate.fingerprint(args.cases, info["backends"])
