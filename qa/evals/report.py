@@ -39,8 +39,9 @@ LABELS = {
     "mrr": "MRR",
     "evidence_recall": "evidence recall",
 }
-# What a retrieval-only run measures (no model is loaded).
-RETRIEVAL_DEFINITIONS = ("recall@k", "mrr", "evidence_recall", "latency_percentile")
+# Reported after recall@k by every run; with it, all that a retrieval-only run measures (no model is loaded).
+RANKING_METRICS = ("mrr", "evidence_recall")
+RETRIEVAL_DEFINITIONS = ("recall@k", *RANKING_METRICS, "latency_percentile")
 _QUOTE_CHARS = 300
 
 
@@ -73,7 +74,7 @@ class EvalReport:
     def headline(self) -> list[str]:
         """Metric keys shown in tables and plots, in order."""
         ks = sorted({k for r in self.records for k in r.result.recall_at})
-        retrieval = [f"recall@{k}" for k in ks] + ["mrr", "evidence_recall"]
+        retrieval = [f"recall@{k}" for k in ks] + list(RANKING_METRICS)
         return retrieval if self.retrieval_only else [*ANSWER_METRICS, *retrieval]
 
     def to_json(self) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from qa.evals.metrics import (
     reciprocal_rank,
 )
 from qa.evals.metrics import score_case as score
-from qa.evals.report import RETRIEVAL_DEFINITIONS, CaseRecord, EvalReport, gate_text, retrieval_view
+from qa.evals.report import RANKING_METRICS, RETRIEVAL_DEFINITIONS, CaseRecord, EvalReport, gate_text, retrieval_view
 from qa.llm import GeneratorUnavailable, Message
 from qa.pipeline import Pipeline
 from qa.retrieve import Retrieval
@@ -97,12 +97,12 @@ def evaluate_case(pipeline: Pipeline, case: EvalCase, corpus: dict[str, str], k:
 
 
 def evaluate_retrieval(pipeline: Pipeline, case: EvalCase, corpus: dict[str, str], k: int) -> CaseRecord:
-    """Retrieval only: the top k chunks for the question the pipeline would retrieve with."""
+    """Retrieval only: the top k chunks of the search the pipeline would make, and its prompt's sentences."""
     question = pipeline.standalone_question(case.question, _history(case))
     started = time.perf_counter()
-    retrieval = pipeline.retriever.retrieve(question, top_k=k)
+    retrieval = pipeline.retriever.retrieve(question)  # the answer's own depth; recall@k reads its ranking
     latency_ms = (time.perf_counter() - started) * 1000
-    chunks, scores = _chunks(retrieval.passages)
+    chunks, scores = _chunks(retrieval.ranked[:k])
     placeholder = Answer(
         question=case.question,
         answer="",
@@ -114,8 +114,7 @@ def evaluate_retrieval(pipeline: Pipeline, case: EvalCase, corpus: dict[str, str
     result = CaseResult(case, placeholder, chunks, round(latency_ms, 1))
     result.recall_at = {n: recall_at_k(case, chunks, corpus, n) for n in recall_ks(k)}
     result.reciprocal_rank = reciprocal_rank(case, chunks, corpus)
-    # The prompt is built from the pipeline's own search depth, not the k scored above.
-    shown = _prompt_evidence(pipeline, question, pipeline.retriever.retrieve(question))
+    shown = _prompt_evidence(pipeline, question, retrieval)
     result.evidence_recall = evidence_recall(case, shown, corpus)
     if result.reciprocal_rank == 0.0:
         result.why = [f"gold support not retrieved in top {k}"]
@@ -292,7 +291,7 @@ def answer_run(args: argparse.Namespace, kind: str, progress: Progress | None) -
     metrics = aggregate([r.result for r in records])
     definitions = metric_definitions()
     if kind == "retrieval":
-        metrics = retrieval_view(metrics, [f"recall@{n}" for n in recall_ks(args.k)] + ["mrr", "evidence_recall"])
+        metrics = retrieval_view(metrics, [f"recall@{n}" for n in recall_ks(args.k)] + list(RANKING_METRICS))
         definitions = {key: definitions[key] for key in RETRIEVAL_DEFINITIONS}
     name = args.name or ("retrieval" if kind == "retrieval" else "latest")
     report = EvalReport(name, kind, args.k, records, metrics, definitions, info)
