@@ -91,6 +91,14 @@ class LLMSettings(_Section):
         description="After the rule checks pass, ask the model whether the cited sentences state the answer "
         "to the question (one short constrained pass); an answer it rejects is not shown as supported.",
     )
+    min_answer_certainty: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="An answer in which the model wrote a token with a lower probability than this is not shown "
+        "as supported (the model was guessing); 0 turns the check off. Backends that report no token "
+        "probabilities (Ollama, OpenAI-compatible) are not checked.",
+    )
     ollama_host: str | None = Field(
         None, description="Ollama base URL; defaults to $OLLAMA_HOST, then http://127.0.0.1:11434."
     )

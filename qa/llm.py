@@ -73,6 +73,34 @@ def record_usage(prompt_tokens: int | None, completion_tokens: int | None) -> No
         usage.completion_tokens += int(completion_tokens or 0)
 
 
+# --- token probabilities ---------------------------------------------------------------
+
+# Like usage: the tokens a backend reports for the calls made inside `recorded_tokens`, each
+# with the model's log-probability of it, without widening the Generator protocol.
+TokenLogprob = tuple[str, float]
+_current_tokens: ContextVar[list[TokenLogprob] | None] = ContextVar("qa_current_tokens", default=None)
+
+
+@contextlib.contextmanager
+def recorded_tokens() -> Iterator[list[TokenLogprob]]:
+    """Collect the (token, log-probability) pairs of the generator calls made inside the block.
+
+    The list stays empty for a backend that reports none (Ollama, OpenAI-compatible servers).
+    """
+    tokens: list[TokenLogprob] = []
+    token = _current_tokens.set(tokens)
+    try:
+        yield tokens
+    finally:
+        _current_tokens.reset(token)
+
+
+def record_tokens(tokens: list[TokenLogprob]) -> None:
+    recording = _current_tokens.get()
+    if recording is not None:
+        recording.extend(tokens)
+
+
 # --- model files from registry packages ---------------------------------------
 
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
@@ -166,6 +194,8 @@ def llama_server(params: Any) -> Any:
 def chat_request(messages: list[Message], schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
     """The chat-completions request for one answer whose output follows `schema`."""
     request: dict[str, Any] = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
+    # Each written token's probability comes with it (the answer check reads it) and the one likeliest.
+    request |= {"logprobs": True, "top_logprobs": 1}
     grammar = compact_grammar(schema)
     if grammar is not None:  # the same JSON without whitespace: fewer tokens to generate
         request["grammar"] = grammar
@@ -226,10 +256,12 @@ class LlamaCppGenerator:
                 return _completion_text(self._server.handle_chat_completions(request))
             pieces: list[str] = []
             reported: list[dict[str, Any]] = []
+            tokens: list[TokenLogprob] = []
 
             def collect(chunk: Any) -> None:
                 delta = _delta_text(chunk)
                 reported.extend(_reported_usage(chunk))
+                tokens.extend(_token_logprobs(chunk))
                 if delta:
                     pieces.append(delta)
                     on_text(delta)
@@ -238,6 +270,7 @@ class LlamaCppGenerator:
             self._server.handle_chat_completions(request, collect)
             for usage in reported[-1:]:  # the callback may run on llama.cpp's thread: record here
                 record_usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+            record_tokens(tokens)
             return "".join(pieces)
 
     def _prepare_system_prefix(self, messages: list[Message]) -> None:
@@ -325,7 +358,17 @@ def _completion_text(result: Any) -> str:
         raise GeneratorUnavailable(f"llama.cpp error: {result['error']}")
     for usage in _reported_usage(result):
         record_usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    record_tokens(_token_logprobs(result))
     return str(result["choices"][0]["message"]["content"])
+
+
+def _token_logprobs(result: Any) -> list[TokenLogprob]:
+    """The (token, log-probability) pairs of a llama.cpp result or stream chunk (OpenAI's `logprobs`)."""
+    if isinstance(result, str):
+        result = json.loads(result)
+    choices = result.get("choices") if isinstance(result, dict) else None
+    logprobs = (choices or [{}])[0].get("logprobs") or {}
+    return [(str(t["token"]), float(t["logprob"])) for t in logprobs.get("content") or [] if "logprob" in t]
 
 
 def _reported_usage(result: Any) -> list[dict[str, Any]]:
@@ -593,8 +636,11 @@ class FakeGenerator:
 
     name = "fake"
 
-    def __init__(self, reply: Callable[[list[Message]], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, reply: Callable[[list[Message]], dict[str, Any]] | None = None, logprob: float | None = None
+    ) -> None:
         self._reply = reply or _echo_first_passage
+        self._logprob = logprob  # when set, each reply is reported as one token of this log-probability
         self.calls: list[list[Message]] = []
 
     def generate(
@@ -604,6 +650,8 @@ class FakeGenerator:
         text = json.dumps(self._reply(messages), ensure_ascii=False)
         # Fake token counts (words), so usage reporting is testable without a model.
         record_usage(sum(len(m["content"].split()) for m in messages), len(text.split()))
+        if self._logprob is not None:
+            record_tokens([(text, self._logprob)])
         if on_text is not None:
             for i in range(0, len(text), 8):
                 on_text(text[i : i + 8])

@@ -34,9 +34,9 @@ from qa.formats import page_of
 from qa.ingest import ingest
 from qa.injection import looks_like_instruction, strip_instructions
 from qa.language import detect_language, has_latin_letters
-from qa.llm import Generator, Message, metered_usage
+from qa.llm import Generator, Message, metered_usage, recorded_tokens
 from qa.prompts import template
-from qa.reply import JUDGE_SCHEMA, ModelReply, ReplyFormatError, answer_schema, parse_reply
+from qa.reply import JUDGE_SCHEMA, ModelReply, ReplyFormatError, answer_certainty, answer_schema, parse_reply
 from qa.retrieve import Retrieval, Retriever
 from qa.store import ChromaStore, IndexUnavailable
 from qa.text import english_number, gloss_numbers
@@ -329,20 +329,29 @@ class Pipeline:
         messages = build_messages(question, self.answer_language(language), sentences)
         schema = answer_schema(len(sentences))
         streamer = _AnswerStreamer(on_text) if on_text else None
-        raw = self.generator.generate(messages, schema, self.settings.llm.max_tokens, streamer)
+        with recorded_tokens() as tokens:
+            raw = self.generator.generate(messages, schema, self.settings.llm.max_tokens, streamer)
         try:
             reply = parse_reply(raw, len(sentences))
         except ReplyFormatError as exc:
             return None, [str(exc)]
         if not reply.answerable:
             return reply, []
-        return reply, self.check_answer(question, reply, sentences)
+        return reply, self.check_answer(question, reply, sentences, answer_certainty(tokens))
 
-    def check_answer(self, question: str, reply: ModelReply, sentences: list[Passage]) -> list[str]:
-        """The rules of `verify`, then (when they pass) the model as a judge of meaning."""
+    def check_answer(
+        self, question: str, reply: ModelReply, sentences: list[Passage], certainty: float | None = None
+    ) -> list[str]:
+        """The rules of `verify`; then whether the model was sure of what it wrote (`certainty`, when
+        the backend reports token probabilities); then the model as a judge of meaning."""
         problems = verify(reply, sentences, question)
-        if problems or not self.settings.llm.judge:
+        if problems:
             return problems
+        floor = self.settings.llm.min_answer_certainty
+        if certainty is not None and certainty < floor:
+            return [f"the model was guessing (a token of its answer had probability {certainty:.2f} < {floor})"]
+        if not self.settings.llm.judge:
+            return []
         evidence = [sentences[i].chunk.text for i in reply.cited]
         return [] if self._judge(question, reply.answer, evidence) else ["the judge found the answer unsupported"]
 

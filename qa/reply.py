@@ -8,6 +8,7 @@ can be checked: citations of sentences the model was given.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,3 +97,35 @@ def parse_reply(raw: str, n_passages: int) -> ModelReply:
     refused = not clean_answer or _REFUSAL_TEXT.search(clean_answer) is not None
     answerable = bool(data.get("answerable", True)) and not refused and bool(cited or dropped)
     return ModelReply(answerable=answerable, answer=clean_answer, cited=cited, dropped=dropped)
+
+
+def answer_certainty(tokens: list[tuple[str, float]]) -> float | None:
+    """The model's probability of the least likely token it wrote inside the "answer" string.
+
+    A small model that guesses shows it here: at temperature 0 every token is its likeliest
+    choice, and a low probability means another continuation was almost as likely. None when
+    the backend reported no token probabilities or the reply has no "answer" string.
+    """
+    text = "".join(token for token, _ in tokens)
+    opening = re.search(r'"answer"\s*:\s*"', text)
+    if opening is None:
+        return None
+    start = opening.end()
+    end = _closing_quote(text, start)
+    if end == start:
+        return None  # an empty answer: nothing was written
+    inside: list[float] = []
+    offset = 0
+    for token, logprob in tokens:
+        if offset < end and offset + len(token) > start:
+            inside.append(logprob)
+        offset += len(token)
+    return math.exp(min(inside)) if inside else None
+
+
+def _closing_quote(text: str, start: int) -> int:
+    """The index of the quote that closes the JSON string opened just before `start`."""
+    i = start
+    while i < len(text) and text[i] != '"':
+        i += 2 if text[i] == "\\" else 1
+    return min(i, len(text))

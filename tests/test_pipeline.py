@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,37 @@ def test_the_judge_can_be_switched_off(isolated_home: Path) -> None:
     answer = pipeline.answer("What did Kim Yo Jong say about the special function of the car?")
     assert answer.mode == "generated"
     assert not any("Proposed answer:" in call[-1]["content"] for call in generator.calls)
+
+
+QUESTION_ON_THE_CAR = "What did Kim Yo Jong say about the special function of the car?"
+
+
+def judge_calls(generator: FakeGenerator) -> int:
+    return sum("Proposed answer:" in call[-1]["content"] for call in generator.calls)
+
+
+def test_an_answer_the_model_was_guessing_is_not_shown_as_supported(isolated_home: Path) -> None:
+    # The default fake reply passes every rule; only its token probability (0.1 < 0.3) marks a guess.
+    generator = FakeGenerator(logprob=math.log(0.1))
+    pipeline = build_pipeline(fake_settings(isolated_home), generator=generator)
+    pipeline.ingest([SEEDS])
+    answer = pipeline.answer(QUESTION_ON_THE_CAR)
+    assert answer.refused and answer.mode == "extractive" and len(answer.citations) == 1
+    assert any("the model was guessing" in note and "0.10 < 0.3" in note for note in answer.notes)
+    assert judge_calls(generator) == 0  # a guess is not worth the judge's pass
+
+
+@pytest.mark.parametrize(("probability", "floor"), [(0.9, 0.3), (0.1, 0.0)])
+def test_a_sure_answer_or_the_check_switched_off_goes_on_to_the_judge(
+    isolated_home: Path, probability: float, floor: float
+) -> None:
+    generator = FakeGenerator(logprob=math.log(probability))
+    settings = fake_settings(isolated_home, llm={"backend": "fake", "min_answer_certainty": floor})
+    pipeline = build_pipeline(settings, generator=generator)
+    pipeline.ingest([SEEDS])
+    answer = pipeline.answer(QUESTION_ON_THE_CAR)
+    assert answer.mode == "generated" and not answer.refused
+    assert judge_calls(generator) == 1
 
 
 def test_citation_to_a_passage_not_given_never_reaches_the_answer(isolated_home: Path) -> None:

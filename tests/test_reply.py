@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
-from qa.reply import ReplyFormatError, answer_schema, parse_reply
+from qa.reply import ReplyFormatError, answer_certainty, answer_schema, parse_reply
 
 
 def test_parse_keeps_only_citations_to_given_passages() -> None:
@@ -30,3 +31,21 @@ def test_schema_restricts_citations_to_passage_numbers() -> None:
     assert schema["properties"]["evidence"]["items"]["enum"] == [1, 2, 3]
     assert list(schema["properties"]) == ["evidence", "answer"]  # quote first, then answer
     assert schema["properties"]["answer"]["maxLength"] > 0
+
+
+def test_certainty_is_the_least_likely_token_inside_the_answer_string() -> None:
+    # As llama.cpp tokenises a reply: the tokens around the answer are format the grammar forces.
+    tokens = [("{", -2.4), ('"', -13.0), ("evidence", -0.1), ('":[', -7.9), ("1", -0.1), ('],"', -0.8)]
+    tokens += [("answer", -0.7), ('":"', -0.5), ("two", math.log(0.6)), (" cars", math.log(0.2)), ('"}', -9.0)]
+    assert answer_certainty(tokens) == pytest.approx(0.2)
+
+
+def test_certainty_reads_past_an_escaped_quote_and_counts_a_token_that_straddles_the_string() -> None:
+    tokens = [('{"evidence":[2],"answer":"', -0.1), ('the \\"', -0.2), ('Cortege\\" project', -0.3), ('"}', -5.0)]
+    assert answer_certainty(tokens) == pytest.approx(math.exp(-0.3))
+    assert answer_certainty([('{"evidence":[1],"answer":"two"}', -1.0)]) == pytest.approx(math.exp(-1.0))
+
+
+@pytest.mark.parametrize("tokens", [[], [('{"evidence":[1]}', -0.1)], [('{"evidence":[1],"answer":""}', -0.1)]])
+def test_no_answer_tokens_means_no_certainty(tokens: list[tuple[str, float]]) -> None:
+    assert answer_certainty(tokens) is None
