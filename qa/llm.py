@@ -259,6 +259,8 @@ class LlamaCppGenerator:
             tokens: list[TokenLogprob] = []
 
             def collect(chunk: Any) -> None:
+                if isinstance(chunk, str):
+                    chunk = json.loads(chunk)  # once per token; the readers below take the dict
                 delta = _delta_text(chunk)
                 reported.extend(_reported_usage(chunk))
                 tokens.extend(_token_logprobs(chunk))

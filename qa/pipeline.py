@@ -36,7 +36,15 @@ from qa.injection import looks_like_instruction, strip_instructions
 from qa.language import detect_language, has_latin_letters
 from qa.llm import Generator, Message, metered_usage, recorded_tokens
 from qa.prompts import template
-from qa.reply import JUDGE_SCHEMA, ModelReply, ReplyFormatError, answer_certainty, answer_schema, parse_reply
+from qa.reply import (
+    JUDGE_SCHEMA,
+    ModelReply,
+    ReplyFormatError,
+    answer_bounds,
+    answer_certainty,
+    answer_schema,
+    parse_reply,
+)
 from qa.retrieve import Retrieval, Retriever
 from qa.store import ChromaStore, IndexUnavailable
 from qa.text import english_number, gloss_numbers
@@ -368,7 +376,8 @@ class Pipeline:
     def verify_answer(self, question: str, answer: str, evidence: list[str]) -> list[str]:
         """Reasons `answer` is not supported by `evidence` as an answer to `question`; empty when it is.
 
-        The same check a model's answer gets in `answer()`; the verifier benchmark calls it directly.
+        The rules and the judge a model's answer gets in `answer()` (not the certainty check: a given
+        answer has no token probabilities); the verifier benchmark calls it directly.
         """
         sentences = [
             Passage(Chunk(f"evidence-{n}", "evidence", text, 0, len(text), detect_language(text)), 1.0, n)
@@ -549,31 +558,23 @@ class _AnswerStreamer:
 
 
 def _partial_answer(raw: str) -> str:
-    key = raw.find('"answer"')
-    if key < 0:
-        return ""
-    colon = raw.find(":", key + 8)
-    quote = raw.find('"', colon + 1) if colon >= 0 else -1
-    if quote < 0:
+    """The "answer" string as far as the model has written it, JSON escapes decoded (a cut-off escape waits)."""
+    bounds = answer_bounds(raw)
+    if bounds is None:
         return ""
     out: list[str] = []
-    i = quote + 1
-    while i < len(raw):
-        ch = raw[i]
-        if ch == '"':
-            break
-        if ch == "\\":
-            if i + 1 >= len(raw):
-                break
-            escaped = raw[i : i + 6] if raw[i + 1] == "u" else raw[i : i + 2]
-            if raw[i + 1] == "u" and len(escaped) < 6:
-                break
-            try:
-                out.append(json.loads(f'"{escaped}"'))
-            except json.JSONDecodeError:
-                out.append(escaped)
-            i += len(escaped)
+    i, end = bounds
+    while i < end:
+        if raw[i] != "\\":
+            out.append(raw[i])
+            i += 1
             continue
-        out.append(ch)
-        i += 1
+        escaped = raw[i : i + 6] if raw[i + 1 : i + 2] == "u" else raw[i : i + 2]
+        if len(escaped) < 2 or (escaped[1] == "u" and len(escaped) < 6):
+            break
+        try:
+            out.append(json.loads(f'"{escaped}"'))
+        except json.JSONDecodeError:
+            out.append(escaped)
+        i += len(escaped)
     return "".join(out)

@@ -106,14 +106,10 @@ def answer_certainty(tokens: list[tuple[str, float]]) -> float | None:
     choice, and a low probability means another continuation was almost as likely. None when
     the backend reported no token probabilities or the reply has no "answer" string.
     """
-    text = "".join(token for token, _ in tokens)
-    opening = re.search(r'"answer"\s*:\s*"', text)
-    if opening is None:
-        return None
-    start = opening.end()
-    end = _closing_quote(text, start)
-    if end == start:
-        return None  # an empty answer: nothing was written
+    bounds = answer_bounds("".join(token for token, _ in tokens))
+    if bounds is None or bounds[0] == bounds[1]:
+        return None  # no answer string, or an empty one: nothing was written
+    start, end = bounds
     inside: list[float] = []
     offset = 0
     for token, logprob in tokens:
@@ -123,9 +119,13 @@ def answer_certainty(tokens: list[tuple[str, float]]) -> float | None:
     return math.exp(min(inside)) if inside else None
 
 
-def _closing_quote(text: str, start: int) -> int:
-    """The index of the quote that closes the JSON string opened just before `start`."""
-    i = start
-    while i < len(text) and text[i] != '"':
-        i += 2 if text[i] == "\\" else 1
-    return min(i, len(text))
+def answer_bounds(raw: str) -> tuple[int, int] | None:
+    """Where the characters of the "answer" string lie in the model's JSON text, possibly still being
+    written: from after its opening quote to its closing quote (or the end of `raw`, if not yet closed)."""
+    opening = re.search(r'"answer"\s*:\s*"', raw)
+    if opening is None:
+        return None
+    i = opening.end()
+    while i < len(raw) and raw[i] != '"':
+        i += 2 if raw[i] == "\\" else 1
+    return opening.end(), min(i, len(raw))

@@ -15,8 +15,10 @@ from qa.wiring import build_pipeline
 from tests.conftest import SEEDS, fake_settings
 
 
-def pipeline_with(home: Path, reply: Any, **overrides: object) -> tuple[Pipeline, FakeGenerator]:
-    generator = FakeGenerator(reply)
+def pipeline_with(
+    home: Path, reply: Any, logprob: float | None = None, **overrides: object
+) -> tuple[Pipeline, FakeGenerator]:
+    generator = FakeGenerator(reply, logprob)
     pipeline = build_pipeline(fake_settings(home, **overrides), generator=generator)
     pipeline.ingest([SEEDS])
     return pipeline, generator
@@ -83,9 +85,7 @@ def judge_calls(generator: FakeGenerator) -> int:
 
 def test_an_answer_the_model_was_guessing_is_not_shown_as_supported(isolated_home: Path) -> None:
     # The default fake reply passes every rule; only its token probability (0.1 < 0.3) marks a guess.
-    generator = FakeGenerator(logprob=math.log(0.1))
-    pipeline = build_pipeline(fake_settings(isolated_home), generator=generator)
-    pipeline.ingest([SEEDS])
+    pipeline, generator = pipeline_with(isolated_home, None, logprob=math.log(0.1))
     answer = pipeline.answer(QUESTION_ON_THE_CAR)
     assert answer.refused and answer.mode == "extractive" and len(answer.citations) == 1
     assert any("the model was guessing" in note and "0.10 < 0.3" in note for note in answer.notes)
@@ -96,10 +96,8 @@ def test_an_answer_the_model_was_guessing_is_not_shown_as_supported(isolated_hom
 def test_a_sure_answer_or_the_check_switched_off_goes_on_to_the_judge(
     isolated_home: Path, probability: float, floor: float
 ) -> None:
-    generator = FakeGenerator(logprob=math.log(probability))
-    settings = fake_settings(isolated_home, llm={"backend": "fake", "min_answer_certainty": floor})
-    pipeline = build_pipeline(settings, generator=generator)
-    pipeline.ingest([SEEDS])
+    llm = {"backend": "fake", "min_answer_certainty": floor}
+    pipeline, generator = pipeline_with(isolated_home, None, logprob=math.log(probability), llm=llm)
     answer = pipeline.answer(QUESTION_ON_THE_CAR)
     assert answer.mode == "generated" and not answer.refused
     assert judge_calls(generator) == 1

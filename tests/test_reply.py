@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
 import pytest
 
-from qa.reply import ReplyFormatError, answer_certainty, answer_schema, parse_reply
+from qa.pipeline import _partial_answer
+from qa.reply import ReplyFormatError, answer_bounds, answer_certainty, answer_schema, parse_reply
 
 
 def test_parse_keeps_only_citations_to_given_passages() -> None:
@@ -49,3 +51,19 @@ def test_certainty_reads_past_an_escaped_quote_and_counts_a_token_that_straddles
 @pytest.mark.parametrize("tokens", [[], [('{"evidence":[1]}', -0.1)], [('{"evidence":[1],"answer":""}', -0.1)]])
 def test_no_answer_tokens_means_no_certainty(tokens: list[tuple[str, float]]) -> None:
     assert answer_certainty(tokens) is None
+
+
+def test_answer_bounds_span_the_string_written_so_far() -> None:
+    raw = '{"evidence":[2],"answer" : "the \\"Cortege\\" project"}'
+    start, end = answer_bounds(raw) or (0, 0)
+    assert raw[start:end] == 'the \\"Cortege\\" project'
+    assert answer_bounds(raw[:-10]) == (start, len(raw) - 10)  # still being written: up to the end
+    assert answer_bounds('{"evidence":[2]') is None
+
+
+def test_the_streamed_answer_only_grows_and_ends_as_the_parsed_answer() -> None:
+    # Each prefix of the reply streams a prefix of the answer: a cut-off escape (\\u09, \\) waits.
+    raw = json.dumps({"evidence": [1], "answer": 'दो "Aurus" cars\\ €'})
+    shown = [_partial_answer(raw[:n]) for n in range(len(raw) + 1)]
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(shown))
+    assert shown[-1] == json.loads(raw)["answer"]
