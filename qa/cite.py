@@ -554,6 +554,14 @@ _TIME_NAMES: dict[str, re.Pattern[str]] = {
         "summer": r"\bsummer\b|गर्मी|उन्हाळ",
         "autumn": r"\bautumn\b|\bfall\b|शरद|पानगळ",
         "winter": r"\bwinter\b|सर्दी|हिवाळ",
+        # A day of the week answers "on which day" (and is how news dates an event: "on Friday").
+        "monday": r"\bmonday\b|सोमवार",
+        "tuesday": r"\btuesday\b|मंगलवार|मंगळवार",
+        "wednesday": r"\bwednesday\b|बुधवार",
+        "thursday": r"\bthursday\b|गुरुवार|बृहस्पतिवार",
+        "friday": r"\bfriday\b|शुक्रवार",
+        "saturday": r"\bsaturday\b|शनिवार",
+        "sunday": r"\bsunday\b|रविवार",
     }.items()
 }
 
@@ -564,7 +572,7 @@ def _years(text: str) -> set[str]:
 
 
 def time_values(text: str) -> set[str]:
-    """The years, months and seasons a text names, language-independent ("2023", "february")."""
+    """The years, months, seasons and days of the week a text names, language-independent ("2023", "february")."""
     return _years(text) | {name for name, pattern in _TIME_NAMES.items() if pattern.search(text)}
 
 

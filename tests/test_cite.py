@@ -185,11 +185,13 @@ def test_time_values_are_compared_across_languages() -> None:
     assert time_values("in the spring of 2019") == {"spring", "2019"}
     assert time_values("जुलैमध्ये २०१९ साली") == {"july", "2019"}
     assert time_values("फरवरी में") == time_values("in February") == {"february"}
+    assert time_values("शुक्रवार को") == time_values("शुक्रवारी") == time_values("on Friday") == {"friday"}
 
 
 def test_a_when_or_how_many_question_wants_a_sentence_stating_a_date_or_a_number() -> None:
     assert states_asked_value("When was the bridge opened?", "It opened in the spring.")
     assert not states_asked_value("When was the bridge opened?", "The mayor opened it.")
+    assert states_asked_value("On which day did the mayor open it?", "The mayor opened it on Sunday.")
     assert states_asked_value("How many buses run?", "सात बस चलती हैं।")
     assert not states_asked_value("How many buses run?", "It was the first bus.")  # a series' start, not a count
     assert states_asked_value("Who opened the bridge?", "The mayor opened it.")
