@@ -187,14 +187,11 @@ _ASKS_TIME = re.compile(
     r"|\bकब\b|कधी|केव्हा|कोणत्या\s+(?:वर्षी|दिवशी|महिन्यात|तारखेला)|किस\s+(?:साल|वर्ष|दिन|महीने|तारीख)",
     re.IGNORECASE,
 )
-_MONTHS = re.compile(
-    r"january|february|march|april|may|june|july|august|september|october|november|december"
-    r"|\b(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b"
-    r"|जनवरी|फ़?रवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितंबर|सितम्बर|अक्टूबर|अक्तूबर|नवंबर|नवम्बर|दिसंबर|दिसम्बर"
-    r"|जानेवारी|फेब्रुवारी|एप्रिल|मे|जुलै|ऑगस्ट|सप्टेंबर|ऑक्टोबर|नोव्हेंबर|डिसेंबर"
-    r"|spring|summer|autumn|fall|winter|वसंत|गर्मी|सर्दी|शरद|उन्हाळ|हिवाळ|पावसाळ"
-    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|last\s+(?:year|week|month)"
-    r"|सोमवार|मंगळवार|मंगलवार|बुधवार|गुरुवार|शुक्रवार|शनिवार|रविवार|आज|कल|काल|उद्या|पिछले|गेल्या",
+# Words that date an answer without naming a year, month, season or day ("last week", "आज"); the names
+# themselves are `time_values`'. Devanagari words are whole words: "कल" is not inside "निकला".
+_RELATIVE_TIME = re.compile(
+    r"\b(?:today|yesterday|tomorrow|last\s+(?:year|week|month))\b"
+    r"|(?<![\u0900-\u097F])(?:आज|कल|काल|उद्या|पिछले|गेल्या)(?![\u0900-\u097F])",
     re.IGNORECASE,
 )
 
@@ -363,7 +360,7 @@ def corrected_number(answer: str, cited_text: str) -> str | None:
 
 def _kind_problems(answer: str, question: str) -> list[str]:
     has_number = bool(number_values(answer))
-    if asks_for_time(question) and not (has_number or _MONTHS.search(answer)):
+    if asks_for_time(question) and not (has_number or names_a_time(answer)):
         return ["the question asks when, and the answer names no date, year or month"]
     if asks_for_time(question) and _is_duration(answer):
         return ["the question asks when, and the answer gives a length of time"]
@@ -380,7 +377,7 @@ def _kind_problems(answer: str, question: str) -> list[str]:
 
 def _is_duration(answer: str) -> bool:
     """A length of time ("24 years", "तीन दिन") with no date, month or day in it; "two years ago" is a time."""
-    return bool(_DURATION.search(answer)) and not (time_values(answer) or _MONTHS.search(answer) or _AGO.search(answer))
+    return bool(_DURATION.search(answer)) and not (names_a_time(answer) or _AGO.search(answer))
 
 
 def whole_sentence_problems(answer: str, cited: list[str]) -> list[str]:
@@ -551,9 +548,10 @@ _TIME_NAMES: dict[str, re.Pattern[str]] = {
         "november": r"\bnov(?:ember)?\b|नवंबर|नवम्बर|नोव्हेंबर",
         "december": r"\bdec(?:ember)?\b|दिसंबर|दिसम्बर|डिसेंबर",
         "spring": r"\bspring\b|वसंत",
-        "summer": r"\bsummer\b|गर्मी|उन्हाळ",
+        "summer": r"\bsummer\b|गर्मी|गर्मियों|उन्हाळ",
         "autumn": r"\bautumn\b|\bfall\b|शरद|पानगळ",
-        "winter": r"\bwinter\b|सर्दी|हिवाळ",
+        "winter": r"\bwinter\b|सर्दी|सर्दियों|हिवाळ",
+        "monsoon": r"\bmonsoon\b|मानसून|बरसात|पावसाळ",
         # A day of the week answers "on which day" (and is how news dates an event: "on Friday").
         "monday": r"\bmonday\b|सोमवार",
         "tuesday": r"\btuesday\b|मंगलवार|मंगळवार",
@@ -574,6 +572,11 @@ def _years(text: str) -> set[str]:
 def time_values(text: str) -> set[str]:
     """The years, months, seasons and days of the week a text names, language-independent ("2023", "february")."""
     return _years(text) | {name for name, pattern in _TIME_NAMES.items() if pattern.search(text)}
+
+
+def names_a_time(text: str) -> bool:
+    """Whether a text dates something: a year, month, season or day of the week, or "today", "last year", "आज"."""
+    return bool(time_values(text) or _RELATIVE_TIME.search(text))
 
 
 def states_asked_value(question: str, text: str) -> bool:

@@ -364,26 +364,20 @@ def _completion_text(result: Any) -> str:
     return str(result["choices"][0]["message"]["content"])
 
 
-def _token_logprobs(result: Any) -> list[TokenLogprob]:
-    """The (token, log-probability) pairs of a llama.cpp result or stream chunk (OpenAI's `logprobs`)."""
-    if isinstance(result, str):
-        result = json.loads(result)
-    choices = result.get("choices") if isinstance(result, dict) else None
+def _token_logprobs(result: dict[str, Any]) -> list[TokenLogprob]:
+    """The (token, log-probability) pairs of a parsed llama.cpp result or stream chunk (OpenAI's `logprobs`)."""
+    choices = result.get("choices")
     logprobs = (choices or [{}])[0].get("logprobs") or {}
     return [(str(t["token"]), float(t["logprob"])) for t in logprobs.get("content") or [] if "logprob" in t]
 
 
-def _reported_usage(result: Any) -> list[dict[str, Any]]:
-    """Token counts of a llama.cpp result or stream chunk, if it has them.
+def _reported_usage(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Token counts of a parsed llama.cpp result or stream chunk, if it has them.
 
     Whole results carry OpenAI's `usage`; the last stream chunk carries only llama.cpp's
     `timings` (asking for `usage` would change the request), where the prompt is the
     cached plus the evaluated tokens.
     """
-    if isinstance(result, str):
-        result = json.loads(result)
-    if not isinstance(result, dict):
-        return []
     usage, timings = result.get("usage"), result.get("timings")
     if isinstance(usage, dict):
         return [usage]
@@ -393,9 +387,7 @@ def _reported_usage(result: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _delta_text(chunk: Any) -> str:
-    if isinstance(chunk, str):
-        chunk = json.loads(chunk)
+def _delta_text(chunk: dict[str, Any]) -> str:
     if "error" in chunk:
         raise GeneratorUnavailable(f"llama.cpp error: {chunk['error']}")
     choices = chunk.get("choices") or [{}]

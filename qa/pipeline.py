@@ -40,10 +40,10 @@ from qa.reply import (
     JUDGE_SCHEMA,
     ModelReply,
     ReplyFormatError,
-    answer_bounds,
     answer_certainty,
     answer_schema,
     parse_reply,
+    partial_answer,
 )
 from qa.retrieve import Retrieval, Retriever
 from qa.store import ChromaStore, IndexUnavailable
@@ -551,30 +551,7 @@ class _AnswerStreamer:
 
     def __call__(self, piece: str) -> None:
         self._raw += piece
-        current = _partial_answer(self._raw)
+        current = partial_answer(self._raw)
         if len(current) > self._sent:
             self._on_text(current[self._sent :])
             self._sent = len(current)
-
-
-def _partial_answer(raw: str) -> str:
-    """The "answer" string as far as the model has written it, JSON escapes decoded (a cut-off escape waits)."""
-    bounds = answer_bounds(raw)
-    if bounds is None:
-        return ""
-    out: list[str] = []
-    i, end = bounds
-    while i < end:
-        if raw[i] != "\\":
-            out.append(raw[i])
-            i += 1
-            continue
-        escaped = raw[i : i + 6] if raw[i + 1 : i + 2] == "u" else raw[i : i + 2]
-        if len(escaped) < 2 or (escaped[1] == "u" and len(escaped) < 6):
-            break
-        try:
-            out.append(json.loads(f'"{escaped}"'))
-        except json.JSONDecodeError:
-            out.append(escaped)
-        i += len(escaped)
-    return "".join(out)

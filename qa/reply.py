@@ -129,3 +129,26 @@ def answer_bounds(raw: str) -> tuple[int, int] | None:
     while i < len(raw) and raw[i] != '"':
         i += 2 if raw[i] == "\\" else 1
     return opening.end(), min(i, len(raw))
+
+
+def partial_answer(raw: str) -> str:
+    """The "answer" string as far as the model has written it, JSON escapes decoded (a cut-off escape waits)."""
+    bounds = answer_bounds(raw)
+    if bounds is None:
+        return ""
+    out: list[str] = []
+    i, end = bounds
+    while i < end:
+        if raw[i] != "\\":
+            out.append(raw[i])
+            i += 1
+            continue
+        escaped = raw[i : i + 6] if raw[i + 1 : i + 2] == "u" else raw[i : i + 2]
+        if len(escaped) < 2 or (escaped[1] == "u" and len(escaped) < 6):
+            break
+        try:
+            out.append(json.loads(f'"{escaped}"'))
+        except json.JSONDecodeError:
+            out.append(escaped)
+        i += len(escaped)
+    return "".join(out)

@@ -251,6 +251,16 @@ def test_a_when_question_is_not_answered_by_a_length_of_time() -> None:
     assert not any("length of time" in p for p in verify(ModelReply(True, "12 years ago", [0]), [opened], question))
 
 
+def test_a_when_answer_must_name_a_time_as_a_whole_word() -> None:
+    opened = passage("The mayor opened the ferry line in the summer, in Lindholm.")
+    question = "When did the mayor open the ferry line?"
+    names_no_date = "the question asks when, and the answer names no date, year or month"
+    for answer in ("the mayor", "लिंडहोम में", "rainfall", "निकला"):  # "may", "मे", "fall", "कल" inside other words
+        assert names_no_date in verify(ModelReply(True, answer, [0]), [opened], question), answer
+    for answer in ("in the summer", "गर्मियों में", "last year", "कल"):
+        assert names_no_date not in verify(ModelReply(True, answer, [0]), [opened], question), answer
+
+
 def test_how_many_years_asks_a_length_of_time_not_a_count() -> None:
     assert not asks_for_count("How many years did the ferry line stay closed?")
     assert not asks_for_count("How many days did the strike last?")

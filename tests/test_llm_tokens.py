@@ -18,7 +18,7 @@ def test_requests_ask_for_each_token_probability() -> None:
 
 def test_token_probabilities_are_read_from_whole_results_and_stream_chunks() -> None:
     whole = {"choices": [{"message": {"content": "{}"}, "logprobs": {"content": [{"token": "{", "logprob": -0.5}]}}]}
-    chunk = '{"choices": [{"delta": {"content": "two"}, "logprobs": {"content": [{"token": "two", "logprob": -1.0}]}}]}'
+    chunk = {"choices": [{"delta": {"content": "two"}, "logprobs": {"content": [{"token": "two", "logprob": -1.0}]}}]}
     assert _token_logprobs(whole) == [("{", -0.5)]
     assert _token_logprobs(chunk) == [("two", -1.0)]
     assert _token_logprobs({"choices": [{"delta": {"content": "x"}}]}) == []

@@ -8,8 +8,7 @@ import math
 
 import pytest
 
-from qa.pipeline import _partial_answer
-from qa.reply import ReplyFormatError, answer_bounds, answer_certainty, answer_schema, parse_reply
+from qa.reply import ReplyFormatError, answer_bounds, answer_certainty, answer_schema, parse_reply, partial_answer
 
 
 def test_parse_keeps_only_citations_to_given_passages() -> None:
@@ -64,6 +63,6 @@ def test_answer_bounds_span_the_string_written_so_far() -> None:
 def test_the_streamed_answer_only_grows_and_ends_as_the_parsed_answer() -> None:
     # Each prefix of the reply streams a prefix of the answer: a cut-off escape (\\u09, \\) waits.
     raw = json.dumps({"evidence": [1], "answer": 'दो "Aurus" cars\\ €'})
-    shown = [_partial_answer(raw[:n]) for n in range(len(raw) + 1)]
+    shown = [partial_answer(raw[:n]) for n in range(len(raw) + 1)]
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(shown))
     assert shown[-1] == json.loads(raw)["answer"]
