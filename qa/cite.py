@@ -530,7 +530,7 @@ def _same_script(a: str, b: str) -> bool:
     return is_devanagari(a) == is_devanagari(b)
 
 
-# Time values compared across languages: years as digits, months and seasons by name.
+# Time values compared across languages: years as digits; months, seasons and days of the week by name.
 _YEAR = re.compile(r"(?<![\d०-९])(?:1[89]|20)\d\d(?![\d०-९])")
 _TIME_NAMES: dict[str, re.Pattern[str]] = {
     name: re.compile(pattern, re.IGNORECASE)
