@@ -16,18 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.cite import (
-    asked_words_held,
-    asks_for_number,
-    asks_for_time,
-    corrected_number,
-    count_from_ordinal,
-    counted_phrase,
-    only_numbers_missing,
-    other_values,
-    states_asked_value,
-    verify,
-)
+from qa.asks import asks_for_number, asks_for_time, counted_phrase
+from qa.cite import corrected_number, only_numbers_missing, verify
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.formats import page_of
@@ -65,6 +55,7 @@ from qa.types import (
     Timings,
     Turn,
 )
+from qa.values import asked_words_held, count_from_ordinal, other_values, states_asked_value
 
 log = logging.getLogger(__name__)
 

@@ -243,6 +243,14 @@ def is_devanagari(text: str) -> bool:
     return bool(letters) and sum("\u0900" <= c <= "\u097f" for c in letters) > len(letters) / 2
 
 
+def devanagari_words(alternatives: str) -> str:
+    """A regex source matching the alternatives ("आज|कल") as whole Devanagari words: "कल" alone, not inside "निकला".
+
+    `\\b` cannot do it: Python's `re` takes the vowel signs ("ि", "ा") for non-word characters.
+    """
+    return rf"(?<![\u0900-\u097F])(?:{alternatives})(?![\u0900-\u097F])"
+
+
 _EN_ORDINAL_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
 
 

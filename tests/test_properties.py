@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from qa.cite import numbers_in, verify
+from qa.cite import verify
 from qa.reply import ModelReply, ReplyFormatError, parse_reply
 from qa.sources import clean, split_into_chunks
-from qa.text import split_sentences
+from qa.text import number_values, split_sentences
 from qa.types import Chunk, Passage
 
 # Examples per property (see docs/reliability.md for the totals).
@@ -221,7 +221,7 @@ def test_a_number_absent_from_the_cited_text_is_always_flagged(
     cited: str, number: int, before: str, after: str, devanagari: bool, question: str
 ) -> None:
     digits = str(number)
-    assume(digits not in numbers_in(cited))
+    assume(digits not in number_values(cited))
     shown = digits.translate(_TO_DEVANAGARI) if devanagari else digits
     answer = f"{before} {shown} {after}"
     problems = verify(ModelReply(answerable=True, answer=answer, cited=[0]), [_passage(cited)], question)
@@ -231,7 +231,7 @@ def test_a_number_absent_from_the_cited_text_is_always_flagged(
 @settings(max_examples=VERIFY_EXAMPLES, deadline=None, database=None)
 @given(st.text(max_size=120))
 def test_devanagari_digits_count_as_the_same_numbers(text: str) -> None:
-    assert numbers_in(text.translate(_TO_DEVANAGARI)) == numbers_in(text)
+    assert number_values(text.translate(_TO_DEVANAGARI)) == number_values(text)
 
 
 @settings(max_examples=VERIFY_EXAMPLES, deadline=None, database=None)

@@ -1,0 +1,95 @@
+"""What a question asks for, read from its question words (en, hi, mr): a number, a count of a thing,
+a time, a length of time, a quantity such as a price or an age.
+
+The pipeline uses it to pick evidence and the checks (`qa.cite`) to judge an answer's kind.
+Pure functions: no models, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.matching import STOPWORDS, content_words
+from qa.text import WORD, words
+
+# Units of time, as a word starts: English, then Hindi and Marathi.
+EN_TIME_UNITS = r"years?|months?|weeks?|days?|hours?|minutes?"
+HI_MR_TIME_UNITS = r"वर्ष|साल|महीन|महिन|हफ्त|सप्ताह|आठवड|दिन|दिवस|घंट|तास"
+TIME_UNITS = f"{EN_TIME_UNITS}|{HI_MR_TIME_UNITS}"
+
+# What a question asks to measure; `qa.cite` knows the units an answer gives for each.
+QUANTITIES = {
+    "price": re.compile(r"\bcost|\bprice|how\s+much\s+(?:does|did|is|was)|कीमत|किंमत|दाम|मूल्य", re.IGNORECASE),
+    "speed": re.compile(r"\bspeed|how\s+fast|गति|रफ़्तार|रफ्तार|वेग", re.IGNORECASE),
+    "weight": re.compile(r"\bweigh|वज़न|वजन", re.IGNORECASE),
+    "age": re.compile(r"how\s+old|\bage\b|उम्र|आयु|वय\b", re.IGNORECASE),
+    "length": re.compile(r"how\s+long\s+is|\blength|लंबाई|लांबी", re.IGNORECASE),
+}
+
+_ASKS_NUMBER = re.compile(
+    r"\bhow\s+(?:many|much|old|often|long|far|fast|big|tall)\b|\bage\b|\bspeed\b|\bcost\b|\bprice\b"
+    r"|कितन[ाीे]|किती|उम्र|आयु|वय\b|कीमत|किंमत",
+    re.IGNORECASE,
+)
+_ASKS_COUNT = re.compile(r"\bhow\s+many\b|कितन[ाीे]|किती", re.IGNORECASE)
+# Hindi/Marathi use one word for "how many" and "how much": these nouns make it an amount, age or time,
+# and "how many years/days" asks a length of time, in every language, not a number of things.
+_NOT_A_COUNT = re.compile(
+    rf"\bold\b|\bage\b|\b(?:{EN_TIME_UNITS})\b|उम्र|आयु|वय|कीमत|किंमत|दाम|रुपय|डॉलर|वर्ष|साल|दिन|वेळ|समय",
+    re.IGNORECASE,
+)
+_ASKS_TIME = re.compile(
+    r"\bwhen\b|\bwhat\s+(?:year|date|month|day)\b|\bwhich\s+(?:year|date|month|day)\b|\bin\s+what\s+year\b"
+    r"|\bकब\b|कधी|केव्हा|कोणत्या\s+(?:वर्षी|दिवशी|महिन्यात|तारखेला)|किस\s+(?:साल|वर्ष|दिन|महीने|तारीख)",
+    re.IGNORECASE,
+)
+# "How many years ...", "कितने साल ...": a length of time, whose number the text gives with its unit.
+_ASKS_DURATION = re.compile(rf"(?:\bhow\s+many|कितन[ाीे]|किती)\s+(?:\S+\s+)?(?:{TIME_UNITS})", re.IGNORECASE)
+
+
+def asks_for_number(question: str) -> bool:
+    return bool(_ASKS_NUMBER.search(question))
+
+
+def asks_for_time(question: str) -> bool:
+    return bool(_ASKS_TIME.search(question))
+
+
+def asks_for_count(question: str) -> bool:
+    return bool(_ASKS_COUNT.search(question)) and not _NOT_A_COUNT.search(question)
+
+
+def asks_for_duration(question: str) -> bool:
+    return bool(_ASKS_DURATION.search(question))
+
+
+def asked_quantities(question: str) -> set[str]:
+    """The quantities a question asks to measure (`QUANTITIES`' names: "price", "age", ...)."""
+    return {name for name, pattern in QUANTITIES.items() if pattern.search(question)}
+
+
+def without_question_words(question: str) -> str:
+    """The question without the words that ask ("which year", "कितने"): what it is about, not what kind of value."""
+    return _ASKS_NUMBER.sub(" ", _ASKS_TIME.sub(" ", question))
+
+
+def counted_words(question: str) -> set[str]:
+    """The thing a "how many" question counts: the content words right after its count word."""
+    match = _ASKS_COUNT.search(question)
+    if match is None:
+        return set()
+    following = [w for w in words(question[match.end() :]) if w not in STOPWORDS][:2]
+    return set(following) or content_words(question)
+
+
+def counted_phrase(question: str) -> str:
+    """The question's own words for what it counts ("Aurus cars" in "How many Aurus cars ...")."""
+    match = _ASKS_COUNT.search(question)
+    if match is None:
+        return ""
+    phrase: list[str] = []
+    for word in WORD.findall(question[match.end() :])[:2]:
+        if word.lower() in STOPWORDS:  # "how many gifts did Kim ...": the counted thing ends at "did"
+            break
+        phrase.append(word)
+    return " ".join(phrase)
