@@ -28,7 +28,8 @@ QUANTITIES = {
 
 _ASKS_NUMBER = re.compile(
     r"\bhow\s+(?:many|much|old|often|long|far|fast|big|tall)\b|\bage\b|\bspeed\b|\bcost\b|\bprice\b"
-    r"|कितन[ाीे]|किती|उम्र|आयु|वय\b|कीमत|किंमत",
+    r"|\bwhat\s+(?:is\s+|was\s+)?(?:the\s+)?number\b|\bwhich\s+number\b"
+    r"|कितन[ाीे]|किती|उम्र|आयु|वय\b|कीमत|किंमत|क्रमांक|संख्या|नंबर",
     re.IGNORECASE,
 )
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b|कितन[ाीे]|किती", re.IGNORECASE)

@@ -6,7 +6,15 @@ import re
 
 import pytest
 
-from qa.asks import asked_quantities, asks_for_count, asks_for_duration, asks_for_time, counted_phrase, counted_words
+from qa.asks import (
+    asked_quantities,
+    asks_for_count,
+    asks_for_duration,
+    asks_for_number,
+    asks_for_time,
+    counted_phrase,
+    counted_words,
+)
 from qa.text import devanagari_words
 from qa.types import Chunk, Passage
 from qa.values import (
@@ -117,3 +125,10 @@ def test_what_a_question_asks_for() -> None:
     assert asked_quantities("महापौर की उम्र क्या है?") == {"age"}
     assert counted_phrase("How many gifts did the mayor get?") == "gifts"
     assert counted_words("शहराला किती टेस्ला बस मिळाल्या?") == {"टेस्ला", "बस"}
+
+
+def test_a_question_for_the_number_of_something_asks_for_a_number() -> None:
+    # "Which number" is asked without "how many": "the bus's number", "लाइन का नंबर", "बसचा क्रमांक".
+    for question in ("What is the number of the night bus?", "रात की बस का नंबर क्या है?", "रात्रीच्या बसचा क्रमांक काय आहे?"):
+        assert asks_for_number(question), question
+    assert not asks_for_number("Who numbered the buses?") and not asks_for_count("रात्रीच्या बसचा क्रमांक काय आहे?")
