@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from qa.matching import STOPWORDS, content_words
-from qa.text import WORD, words
+from qa.text import WORD, devanagari_words, words
 
 # Units of time, as a word starts: English, then Hindi and Marathi.
 EN_TIME_UNITS = r"years?|months?|weeks?|days?|hours?|minutes?"
@@ -28,8 +28,9 @@ QUANTITIES = {
 
 _ASKS_NUMBER = re.compile(
     r"\bhow\s+(?:many|much|old|often|long|far|fast|big|tall)\b|\bage\b|\bspeed\b|\bcost\b|\bprice\b"
-    r"|\bwhat\s+(?:is\s+|was\s+)?(?:the\s+)?number\b|\bwhich\s+number\b"
-    r"|कितन[ाीे]|किती|उम्र|आयु|वय\b|कीमत|किंमत|क्रमांक|संख्या|नंबर",
+    # "What is the number of …", "ठरावाचा क्रमांक काय": not "the number one", nor a number named ("संख्या 2397").
+    r"|\bwhat\s+(?:is\s+|was\s+)?(?:the\s+)?number\b(?!\s+one\b)|\bwhich\s+number\b"
+    r"|कितन[ाीे]|किती|उम्र|आयु|वय\b|कीमत|किंमत|" + devanagari_words("क्रमांक|संख्या|नंबर") + r"(?!\s*[\d०-९])",
     re.IGNORECASE,
 )
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b|कितन[ाीे]|किती", re.IGNORECASE)

@@ -21,7 +21,7 @@ from qa.asks import (
     counted_words,
 )
 from qa.injection import strip_instructions
-from qa.matching import STOPWORDS, anchor_keys, anchored, content_words, same_script
+from qa.matching import STOPWORDS, anchor_keys, anchored, content_words
 from qa.reply import ModelReply
 from qa.text import (
     NUMBER_WORDS,
@@ -31,6 +31,7 @@ from qa.text import (
     is_devanagari,
     normalise_digits,
     number_values,
+    same_script,
     sentences,
     tokens,
     words,

@@ -45,10 +45,3 @@ def anchor_keys(asked: Iterable[str], by_sound: bool) -> set[str]:
 def anchored(token: str, anchors: set[str], by_sound: bool) -> bool:
     """Whether a word of the text is one of the asked words (`anchor_keys`)."""
     return stem(token) in anchors or (by_sound and bool(consonant_skeletons(token) & anchors))
-
-
-def same_script(a: str, b: str) -> bool:
-    """Whether two texts are written in the same script; a bare number is in every script."""
-    if not any(c.isalpha() for c in a):
-        return True
-    return is_devanagari(a) == is_devanagari(b)

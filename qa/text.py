@@ -243,6 +243,13 @@ def is_devanagari(text: str) -> bool:
     return bool(letters) and sum("\u0900" <= c <= "\u097f" for c in letters) > len(letters) / 2
 
 
+def same_script(a: str, b: str) -> bool:
+    """Whether two texts are written in the same script; a bare number is in every script."""
+    if not any(c.isalpha() for c in a):
+        return True
+    return is_devanagari(a) == is_devanagari(b)
+
+
 def devanagari_words(alternatives: str) -> str:
     """A regex source matching the alternatives ("आज|कल") as whole Devanagari words: "कल" alone, not inside "निकला".
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from qa.asks import (
@@ -15,7 +13,6 @@ from qa.asks import (
     counted_phrase,
     counted_words,
 )
-from qa.text import devanagari_words
 from qa.types import Chunk, Passage
 from qa.values import (
     count_from_ordinal,
@@ -100,13 +97,6 @@ def test_other_values_are_what_a_text_gives_for_the_asked_value_besides_the_answ
     assert other_values(question, answer, text) == expected
 
 
-def test_a_devanagari_word_is_matched_whole() -> None:
-    yesterday = re.compile(devanagari_words("कल|काल"))
-    assert yesterday.search("कल शाम") and yesterday.search("(काल)")
-    assert not yesterday.search("निकला") and not yesterday.search("कालावधी")
-    assert re.search(r"\bकल\b", "निकला")  # what `\b` gets wrong: the vowel signs count as word breaks
-
-
 def test_a_text_names_a_time_by_name_or_relative_word() -> None:
     assert names_a_time("last week") and names_a_time("आज सुबह") and names_a_time("in 1998")
     assert not names_a_time("the mayor") and not names_a_time("निकला") and not names_a_time("लिंडहोम में")
@@ -114,7 +104,8 @@ def test_a_text_names_a_time_by_name_or_relative_word() -> None:
 
 def test_a_length_of_time_is_not_a_time() -> None:
     assert is_duration("12 years") and is_duration("तीन दिन")
-    assert not is_duration("12 years ago") and not is_duration("in May, after 12 years") and not is_duration("2019")
+    assert not is_duration("12 years ago") and not is_duration("in May, after 12 years")
+    assert not is_duration("since 2019, twelve years")
 
 
 def test_what_a_question_asks_for() -> None:
@@ -129,6 +120,19 @@ def test_what_a_question_asks_for() -> None:
 
 def test_a_question_for_the_number_of_something_asks_for_a_number() -> None:
     # "Which number" is asked without "how many": "the bus's number", "लाइन का नंबर", "बसचा क्रमांक".
-    for question in ("What is the number of the night bus?", "रात की बस का नंबर क्या है?", "रात्रीच्या बसचा क्रमांक काय आहे?"):
+    for question in (
+        "What is the number of the night bus?",
+        "Which number does the night bus have?",
+        "रात की बस का नंबर क्या है?",
+        "रात्रीच्या बसचा क्रमांक काय आहे?",
+        "मार्ग की संख्या क्या है?",
+    ):
         assert asks_for_number(question), question
-    assert not asks_for_number("Who numbered the buses?") and not asks_for_count("रात्रीच्या बसचा क्रमांक काय आहे?")
+    # A number named, "the number one", a word that holds "संख्या" (जनसंख्या, population): not asked.
+    for question in (
+        "What was the number one song of 1998?",
+        "मार्ग संख्या 42 कहाँ जाता है?",
+        "शहर की जनसंख्या पर क्या असर पड़ा?",
+        "Who numbered the buses?",
+    ):
+        assert not asks_for_number(question), question

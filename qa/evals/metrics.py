@@ -140,7 +140,7 @@ def extract_numbers(text: str) -> set[str]:
 def claim_words(text: str) -> set[str]:
     """Casefolded tokens of >= 4 characters that are not stopwords or pure numbers.
 
-    The eval's own word test, on purpose not `qa.cite.content_words`: a faithfulness
+    The eval's own word test, on purpose not `qa.matching.content_words`: a faithfulness
     figure computed with the verifier's notion of a word would move whenever the
     verifier changed, and could not catch a verifier that stopped counting a word.
     """
