@@ -33,7 +33,9 @@ _ASKS_NUMBER = re.compile(
     r"|कितन[ाीे]|किती|उम्र|आयु|वय\b|कीमत|किंमत|" + devanagari_words("क्रमांक|संख्या|नंबर") + r"(?!\s*[\d०-९])",
     re.IGNORECASE,
 )
-_ASKS_COUNT = re.compile(r"\bhow\s+many\b|कितन[ाीे]|किती", re.IGNORECASE)
+# "How many" in English, Hindi (कितना/कितनी/कितने) and Marathi (किती).
+_HOW_MANY = r"(?:\bhow\s+many\b|कितन[ाीे]|किती)"
+_ASKS_COUNT = re.compile(_HOW_MANY, re.IGNORECASE)
 # Hindi/Marathi use one word for "how many" and "how much": these nouns make it an amount, age or time,
 # and "how many years/days" asks a length of time, in every language, not a number of things.
 _NOT_A_COUNT = re.compile(
@@ -46,7 +48,7 @@ _ASKS_TIME = re.compile(
     re.IGNORECASE,
 )
 # "How many years ...", "कितने साल ...": a length of time, whose number the text gives with its unit.
-_ASKS_DURATION = re.compile(rf"(?:\bhow\s+many|कितन[ाीे]|किती)\s+(?:\S+\s+)?(?:{TIME_UNITS})", re.IGNORECASE)
+_ASKS_DURATION = re.compile(rf"{_HOW_MANY}\s+(?:\S+\s+)?(?:{TIME_UNITS})", re.IGNORECASE)
 
 
 def asks_for_number(question: str) -> bool:
