@@ -54,6 +54,13 @@ class ChunkSettings(_Section):
 class RetrieveSettings(_Section):
     top_k: int = Field(4, ge=1, le=20, description="Passages handed to the generator.")
     per_language_k: int = Field(8, ge=1, description="Candidates fetched from each language before merging.")
+    lexical_extra: int = Field(
+        1,
+        ge=0,
+        le=8,
+        description="Candidates sharing the most of the question's rarer words (BM25 over the candidates) added to "
+        "the passages the evidence sentences are chosen from; 0 turns it off.",
+    )
     prompt_sentences: int = Field(
         6,
         ge=1,

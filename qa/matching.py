@@ -25,7 +25,12 @@ STOPWORDS = frozenset({
 
 def content_words(text: str) -> set[str]:
     """The words of a text that carry meaning: three letters or more, no function words."""
-    return {w for w in words(text) if len(w) >= 3 and w not in STOPWORDS}
+    return {w for w in words(text) if is_content_word(w)}
+
+
+def is_content_word(word: str) -> bool:
+    """A lower-cased word of three letters or more that is not a function word."""
+    return len(word) >= 3 and word not in STOPWORDS
 
 
 def stem(word: str) -> str:
