@@ -86,7 +86,9 @@ def replay(requests_path: Path, model: str, repack: bool, threads: int) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--formats", nargs="*", default=["Q8_0", "Q4_0"])
+    # The formats gguf 0.19 can quantise to that llama.cpp runs on this CPU (it cannot write K-quants).
+    formats = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"]
+    parser.add_argument("--formats", nargs="*", default=["Q8_0", "Q4_0"], choices=formats)
     parser.add_argument("--questions", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)

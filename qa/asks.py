@@ -33,7 +33,7 @@ _ASKS_NUMBER = re.compile(
     r"|कितन[ाीे]|किती|उम्र|आयु|वय\b|कीमत|किंमत|" + devanagari_words("क्रमांक|संख्या|नंबर") + r"(?!\s*[\d०-९])",
     re.IGNORECASE,
 )
-# "How many" in English, Hindi (कितना/कितनी/कितने) and Marathi (किती).
+# "How many" in English, Hindi (कितना/कितनी/कितने) and Marathi (किती); the last two also mean "how much".
 _HOW_MANY = r"(?:\bhow\s+many\b|कितन[ाीे]|किती)"
 _ASKS_COUNT = re.compile(_HOW_MANY, re.IGNORECASE)
 # Hindi/Marathi use one word for "how many" and "how much": these nouns make it an amount, age or time,

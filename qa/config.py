@@ -58,8 +58,8 @@ class RetrieveSettings(_Section):
         1,
         ge=0,
         le=8,
-        description="Candidates sharing the most of the question's rarer words (BM25 over the candidates) added to "
-        "the passages the evidence sentences are chosen from; 0 turns it off.",
+        description="Candidates sharing the most of the question's rarer words (BM25 over the candidates) that join "
+        "the passages the evidence sentences are chosen from (when not already among them); 0 turns it off.",
     )
     prompt_sentences: int = Field(
         6,

@@ -25,7 +25,9 @@ import functools
 import math
 import threading
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from qa.config import RetrieveSettings
 from qa.embed import Embedder, Vectors
@@ -127,8 +129,10 @@ def lexical_best(question: str, candidates: list[Passage], limit: int) -> tuple[
     return tuple(candidates[i] for i in order[:limit])
 
 
-def bm25(query: set[str], docs: list[Counter[str]], k1: float = 1.2, b: float = 0.75) -> list[float]:
+def bm25(query: set[str], docs: Sequence[Mapping[str, int]], k1: float = 1.2, b: float = 0.75) -> list[float]:
     """Okapi BM25 of each document (term counts) for the query's terms, idf from `docs` themselves."""
+    if not docs:
+        return []
     n = len(docs)
     average = sum(sum(d.values()) for d in docs) / n or 1.0
     df = Counter(term for d in docs for term in query if term in d)
@@ -145,14 +149,23 @@ def bm25(query: set[str], docs: list[Counter[str]], k1: float = 1.2, b: float = 
     return scores
 
 
-def _lexical_keys(text: str) -> set[str]:
-    return set(_lexical_keys_counted(text))
+def _lexical_keys(question: str) -> set[str]:
+    return {_lexical_key(t) for t in tokens(question) if _is_lexical(t)}
 
 
-@functools.lru_cache(maxsize=4096)  # a chunk is a candidate for many questions; ~0.15 ms to read one
-def _lexical_keys_counted(text: str) -> Counter[str]:
-    """Stems of a text's content words, and its digit runs (the result is shared: read it only)."""
-    return Counter(t if t.isdigit() else stem(t) for t in tokens(text) if t.isdigit() or is_content_word(t))
+@functools.lru_cache(maxsize=4096)  # a chunk is a candidate for many questions; ~0.16 ms to read one
+def _lexical_keys_counted(text: str) -> Mapping[str, int]:
+    """Keys of a text's content words and numbers, counted (read-only: the cache shares it)."""
+    return MappingProxyType(Counter(_lexical_key(t) for t in tokens(text) if _is_lexical(t)))
+
+
+def _is_lexical(token: str) -> bool:
+    return token[0].isdigit() or is_content_word(token)
+
+
+def _lexical_key(token: str) -> str:
+    """A number as its digits ("1,500" is "1500"), a word as its stem."""
+    return token.replace(",", "") if token[0].isdigit() else stem(token)
 
 
 def _language_offset(sample: Vectors, query: Vectors) -> float:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from qa.pipeline import Pipeline
 from qa.retrieve import Retrieval, bm25, lexical_best
 from qa.types import Chunk, Language, Passage
+from qa.wiring import build_pipeline
+from tests.conftest import SEEDS, fake_settings
 
 
 def passage(text: str, rank: int, language: Language = "en") -> Passage:
@@ -24,11 +27,12 @@ TOPICAL = [
 ]
 
 
-def test_bm25_weighs_a_rare_shared_word_above_a_common_repeated_one() -> None:
-    docs = [Counter({"kim": 3, "car": 2}), Counter({"kim": 1, "stat": 1}), Counter({"kim": 1})]
+def test_bm25_weighs_a_word_few_documents_share_above_one_most_do() -> None:
+    docs = [Counter({"kim": 1, "car": 1}), Counter({"stat": 1, "tra": 1}), Counter({"kim": 1, "gift": 1})]
     scores = bm25({"kim", "stat"}, docs)
-    assert scores[1] > scores[0] > 0
+    assert scores[1] > scores[0] == scores[2] > 0  # same length, one shared word each: only rarity differs
     assert bm25({"vlad"}, docs) == [0.0, 0.0, 0.0]
+    assert bm25({"kim"}, []) == []
 
 
 def test_the_candidate_holding_the_questions_rarer_words_and_year_leads() -> None:
@@ -41,6 +45,19 @@ def test_the_candidate_holding_the_questions_rarer_words_and_year_leads() -> Non
 def test_devanagari_digits_match_ascii_ones() -> None:
     candidates = [passage("यह बैठक हुई।", 1, "hi"), passage("यह २०१९ में हुआ।", 2, "hi")]
     assert [p.rank for p in lexical_best("What happened in 2019?", candidates, 1)] == [2]
+
+
+def test_a_number_with_separators_matches_its_digits() -> None:
+    candidates = [passage("The car cost 1,502 crore.", 1), passage("The car cost 1500 crore.", 2)]
+    assert [p.rank for p in lexical_best("Which car cost 1,500 crore?", candidates, 1)] == [2]
+
+
+def test_the_setting_chooses_how_many_leaders_join(isolated_home: Path) -> None:
+    question = "How many Aurus cars has Kim received?"
+    for extra in (0, 1, 2):
+        pipeline = build_pipeline(fake_settings(isolated_home / str(extra), retrieve={"lexical_extra": extra}))
+        pipeline.ingest([SEEDS])
+        assert len(pipeline.retriever.retrieve(question).lexical) == extra
 
 
 def test_the_evidence_pool_adds_the_lexical_leaders_once() -> None:
