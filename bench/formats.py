@@ -18,14 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.slots import REPO, record_requests
+from bench.slots import REPO, run_child, write_requests
 
 
 def convert(source: Path, target: Path, kind: str) -> None:
@@ -105,9 +103,7 @@ def main() -> None:
     shipped = resolve_model("qwen2.5-coder-1.5b", None, REPO / ".qa-home" / "models")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        requests = record_requests(args.questions, folder / "home")
-        path = folder / "requests.json"
-        path.write_text(json.dumps(requests, ensure_ascii=False), encoding="utf-8")
+        path, count = write_requests(args.questions, folder)
         models = {"Q4_K_M (shipped)": shipped}
         for kind in args.formats:
             models[kind] = folder / f"{kind}.gguf"
@@ -115,14 +111,12 @@ def main() -> None:
         runs = {}
         for name, model in models.items():
             for repack in (False, True):
-                command = [sys.executable, "-m", "bench.formats", "--child", str(path), "--model", str(model)]
-                command += ["--threads", str(args.threads)] + (["--repack"] if repack else [])
-                done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=True)
-                runs[f"{name}{', repacked' if repack else ''}"] = json.loads(done.stdout.strip().splitlines()[-1])
+                options = ["--threads", str(args.threads)] + (["--repack"] if repack else [])
+                runs[f"{name}{', repacked' if repack else ''}"] = run_child("bench.formats", path, model, options)
     reference = runs["Q4_K_M (shipped)"]["outputs"]
     for run in runs.values():
         run["outputs_identical_to_shipped"] = run.pop("outputs") == reference
-    print(json.dumps({"requests": len(requests), "threads": args.threads, "runs": runs}, indent=2))
+    print(json.dumps({"requests": count, "threads": args.threads, "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

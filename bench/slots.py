@@ -72,6 +72,22 @@ def record_requests(count: int, home: Path) -> list[dict[str, Any]]:
     return requests
 
 
+def write_requests(count: int, folder: Path) -> tuple[Path, int]:
+    """`record_requests` for `count` questions, written to a JSON file in `folder` for the child processes."""
+    requests = record_requests(count, folder / "home")
+    path = folder / "requests.json"
+    path.write_text(json.dumps(requests, ensure_ascii=False), encoding="utf-8")
+    return path, len(requests)
+
+
+def run_child(module: str, requests: Path, model: Path, options: list[str]) -> dict[str, Any]:
+    """Run `python -m module --child requests --model model *options` (a fresh process, so a fresh
+    model load) and return the JSON object its last output line holds."""
+    command = [sys.executable, "-m", module, "--child", str(requests), "--model", str(model), *options]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 def run_slots(requests_path: Path, model: str, slots: int, threads: int, context: int) -> dict[str, Any]:
     """In this process: load the model with `slots` slots, replay sequentially, then concurrently."""
     from qa.llm import llama_params, llama_server
@@ -121,20 +137,14 @@ def main() -> None:
 
     model = resolve_model("qwen2.5-coder-1.5b", None, REPO / ".qa-home" / "models")
     with tempfile.TemporaryDirectory() as tmp:
-        requests = record_requests(args.questions, Path(tmp) / "home")
-        path = Path(tmp) / "requests.json"
-        path.write_text(json.dumps(requests, ensure_ascii=False), encoding="utf-8")
-        runs = []
-        for slots in args.slots:
-            command = [sys.executable, "-m", "bench.slots", "--child", str(path), "--model", str(model)]
-            command += ["--slots", str(slots), "--threads", str(args.threads), "--context", str(args.context)]
-            done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=True)
-            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        path, count = write_requests(args.questions, Path(tmp))
+        options = ["--threads", str(args.threads), "--context", str(args.context)]
+        runs = [run_child("bench.slots", path, model, ["--slots", str(slots), *options]) for slots in args.slots]
     reference = runs[0]["sequential_outputs"]
     for run in runs:
         run["sequential_identical_to_1_slot"] = run.pop("sequential_outputs") == reference
         run["concurrent_identical_to_1_slot"] = run.pop("concurrent_outputs") == reference
-    print(json.dumps({"requests": len(requests), "threads": args.threads, "runs": runs}, indent=2))
+    print(json.dumps({"requests": count, "threads": args.threads, "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

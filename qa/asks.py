@@ -26,15 +26,15 @@ QUANTITIES = {
     "length": re.compile(r"how\s+long\s+is|\blength|लंबाई|लांबी", re.IGNORECASE),
 }
 
+# "How many" in English, Hindi (कितना/कितनी/कितने) and Marathi (किती); the last two also mean "how much".
+_HOW_MANY = r"(?:\bhow\s+many\b|कितन[ाीे]|किती)"
 _ASKS_NUMBER = re.compile(
     r"\bhow\s+(?:many|much|old|often|long|far|fast|big|tall)\b|\bage\b|\bspeed\b|\bcost\b|\bprice\b"
     # "What is the number of …", "ठरावाचा क्रमांक काय": not "the number one", nor a number named ("संख्या 2397").
     r"|\bwhat\s+(?:is\s+|was\s+)?(?:the\s+)?number\b(?!\s+one\b)|\bwhich\s+number\b"
-    r"|कितन[ाीे]|किती|उम्र|आयु|वय\b|कीमत|किंमत|" + devanagari_words("क्रमांक|संख्या|नंबर") + r"(?!\s*[\d०-९])",
+    rf"|{_HOW_MANY}|उम्र|आयु|वय\b|कीमत|किंमत|" + devanagari_words("क्रमांक|संख्या|नंबर") + r"(?!\s*[\d०-९])",
     re.IGNORECASE,
 )
-# "How many" in English, Hindi (कितना/कितनी/कितने) and Marathi (किती); the last two also mean "how much".
-_HOW_MANY = r"(?:\bhow\s+many\b|कितन[ाीे]|किती)"
 _ASKS_COUNT = re.compile(_HOW_MANY, re.IGNORECASE)
 # Hindi/Marathi use one word for "how many" and "how much": these nouns make it an amount, age or time,
 # and "how many years/days" asks a length of time, in every language, not a number of things.

@@ -25,7 +25,7 @@ import functools
 import math
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -33,7 +33,7 @@ from qa.config import RetrieveSettings
 from qa.embed import Embedder, Vectors
 from qa.matching import is_content_word, stem
 from qa.store import ChromaStore
-from qa.text import tokens
+from qa.text import digits_value, tokens
 from qa.types import Language, Passage
 
 SAMPLE_SIZE = 256
@@ -102,7 +102,7 @@ class Retriever:
         leaders: dict[str, Passage] = {}
         for passage in ranked:
             leaders.setdefault(passage.chunk.language, passage)
-        lexical = lexical_best(question, list(ranked), self._settings.lexical_extra)
+        lexical = lexical_best(question, ranked, self._settings.lexical_extra)
         return Retrieval(list(ranked[:k]), best, best_similarity, tuple(leaders.values()), ranked, lexical)
 
     def _language_samples(self) -> dict[Language, Vectors]:
@@ -114,7 +114,7 @@ class Retriever:
             return self._samples
 
 
-def lexical_best(question: str, candidates: list[Passage], limit: int) -> tuple[Passage, ...]:
+def lexical_best(question: str, candidates: Sequence[Passage], limit: int) -> tuple[Passage, ...]:
     """The `limit` candidates that share the most of the question's words, weighted by rarity (BM25).
 
     Scored among the dense candidates only, so it costs the same at any index size; words
@@ -122,7 +122,7 @@ def lexical_best(question: str, candidates: list[Passage], limit: int) -> tuple[
     """
     if limit <= 0 or not candidates:
         return ()
-    asked = _lexical_keys(question)
+    asked = set(_lexical_keys(question))
     docs = [_lexical_keys_counted(p.chunk.text) for p in candidates]
     scores = bm25(asked, docs)
     order = sorted((i for i, score in enumerate(scores) if score > 0), key=lambda i: -scores[i])
@@ -134,12 +134,12 @@ def bm25(query: set[str], docs: Sequence[Mapping[str, int]], k1: float = 1.2, b:
     if not docs:
         return []
     n = len(docs)
-    average = sum(sum(d.values()) for d in docs) / n or 1.0
+    lengths = [sum(d.values()) for d in docs]
+    average = sum(lengths) / n or 1.0
     df = Counter(term for d in docs for term in query if term in d)
     idf = {term: math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)) for term in query}
     scores = []
-    for d in docs:
-        length = sum(d.values())
+    for d, length in zip(docs, lengths, strict=True):
         score = 0.0
         for term in query:
             tf = d.get(term, 0)
@@ -149,23 +149,20 @@ def bm25(query: set[str], docs: Sequence[Mapping[str, int]], k1: float = 1.2, b:
     return scores
 
 
-def _lexical_keys(question: str) -> set[str]:
-    return {_lexical_key(t) for t in tokens(question) if _is_lexical(t)}
+def _lexical_keys(text: str) -> Iterator[str]:
+    """The keys of a text's content words (stems) and numbers (values: "1,500" is "1500")."""
+    for token in tokens(text):
+        value = digits_value(token)
+        if value is not None:
+            yield value
+        elif is_content_word(token):
+            yield stem(token)
 
 
 @functools.lru_cache(maxsize=4096)  # a chunk is a candidate for many questions; ~0.16 ms to read one
 def _lexical_keys_counted(text: str) -> Mapping[str, int]:
-    """Keys of a text's content words and numbers, counted (read-only: the cache shares it)."""
-    return MappingProxyType(Counter(_lexical_key(t) for t in tokens(text) if _is_lexical(t)))
-
-
-def _is_lexical(token: str) -> bool:
-    return token[0].isdigit() or is_content_word(token)
-
-
-def _lexical_key(token: str) -> str:
-    """A number as its digits ("1,500" is "1500"), a word as its stem."""
-    return token.replace(",", "") if token[0].isdigit() else stem(token)
+    """`_lexical_keys` of a passage, counted (read-only: the cache shares it)."""
+    return MappingProxyType(Counter(_lexical_keys(text)))
 
 
 def _language_offset(sample: Vectors, query: Vectors) -> float:

@@ -170,6 +170,12 @@ def _format(value: float) -> str:
     return str(int(value)) if value == int(value) else f"{value:g}"
 
 
+def digits_value(token: str) -> str | None:
+    """A token of `tokens` that is a digit run, as the value it writes ("1,500" and "1500" are "1500");
+    None for a word (also one that starts with a sign such as "¹", which str.isdigit calls a digit)."""
+    return _format(_parse_digits(token)) if _is_digits(token) else None
+
+
 def _parse_digits(token: str) -> float:
     if re.fullmatch(r"\d{1,3}(?:,\d{2,3})+", token):  # 2,75,000 or 275,000
         return float(token.replace(",", ""))

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from qa.text import consonant_skeletons, devanagari_words, gloss_numbers, number_values
+from qa.text import consonant_skeletons, devanagari_words, digits_value, gloss_numbers, number_values, tokens
 
 
 def test_numbers_normalise_devanagari_digits_and_words() -> None:
@@ -30,6 +30,15 @@ def test_numbers_normalise_devanagari_digits_and_words() -> None:
 )  # fmt: skip
 def test_number_words_are_a_general_normaliser(text: str, value: str) -> None:
     assert value in number_values(text)
+
+
+def test_a_digit_token_compares_by_its_value() -> None:
+    # Western and Indian grouping, a trailing zero, Devanagari digits (tokens() makes them ASCII).
+    assert digits_value("1,500") == digits_value("1500") == "1500"
+    assert digits_value("2,75,000") == "275000" and digits_value("2.50") == "2.5"
+    assert [digits_value(t) for t in tokens("२०१९ and 2019")] == ["2019", None, "2019"]
+    # Superscripts are word characters to the tokenizer, and str.isdigit calls them digits (found by schemathesis).
+    assert [digits_value(t) for t in tokens("x³m ¹ 5")] == [None, None, "5"]
 
 
 def test_digit_runs_with_several_separators_never_raise() -> None:
