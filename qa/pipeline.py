@@ -37,7 +37,7 @@ from qa.reply import (
 )
 from qa.retrieve import Retrieval, Retriever
 from qa.store import ChromaStore, IndexUnavailable
-from qa.text import english_number, gloss_numbers
+from qa.text import english_number, gloss_numbers, tokens
 from qa.types import (
     REFUSAL,
     Answer,
@@ -227,6 +227,9 @@ class Pipeline:
             raise InvalidQuestion(f"the question is {len(text)} characters long; the limit is {limit}")
         if "\x00" in text:
             raise InvalidQuestion("the question contains a NUL character")
+        if not tokens(text):
+            # "???" or "🙂" is close enough to every chunk for the embedder: it would reach the model.
+            raise InvalidQuestion("the question has no words (letters or digits)")
         return text
 
     def _respond(self, question: str, language: Language, retrieval: Retrieval, on_text: OnText | None) -> _Outcome:
@@ -328,7 +331,7 @@ class Pipeline:
         messages = build_messages(question, self.answer_language(language), sentences)
         schema = answer_schema(len(sentences))
         streamer = _AnswerStreamer(on_text) if on_text else None
-        with recorded_tokens() as tokens:
+        with recorded_tokens() as token_logprobs:
             raw = self.generator.generate(messages, schema, self.settings.llm.max_tokens, streamer)
         try:
             reply = parse_reply(raw, len(sentences))
@@ -336,7 +339,7 @@ class Pipeline:
             return None, [str(exc)]
         if not reply.answerable:
             return reply, []
-        return reply, self.check_answer(question, reply, sentences, answer_certainty(tokens))
+        return reply, self.check_answer(question, reply, sentences, answer_certainty(token_logprobs))
 
     def check_answer(
         self, question: str, reply: ModelReply, sentences: list[Passage], certainty: float | None = None

@@ -207,6 +207,7 @@ def test_ask_returns_the_same_answer_json_as_the_cli(client: TestClient[Litestar
         ({"question": ""}, "empty"),
         ({"question": "   \n "}, "empty"),
         ({"question": "x" * 1001}, "limit is 1000"),
+        ({"question": "?!"}, "no words"),
         ({"question": 42}, "question"),
         ({"question": None}, "question"),
         ({"question": ["a", "b"]}, "question"),
@@ -335,6 +336,8 @@ def test_chat_stream_refusal_has_no_deltas(isolated_home: Path) -> None:
         ({"messages": "What?"}, "messages"),
         (chat([{"role": "user", "content": ""}], stream=True), "empty"),
         (chat([{"role": "user", "content": "z" * 1001}], stream=True), "limit"),
+        (chat([{"role": "user", "content": "???"}], stream=True), "no words"),
+        (chat([{"role": "user", "content": "…"}]), "no words"),
     ],
 )
 def test_chat_rejects_bad_input_with_400(client: TestClient[Litestar], body: Any, fragment: str) -> None:

@@ -186,10 +186,15 @@ def test_streamed_text_is_the_answer_field_only(fake_pipeline: Pipeline) -> None
     assert "{" not in "".join(pieces)
 
 
-@pytest.mark.parametrize("question", ["", "   ", "x" * 1001, "a\x00b"])
+@pytest.mark.parametrize("question", ["", "   ", "x" * 1001, "a\x00b", "???", "🙂 …", "—"])
 def test_bad_questions_are_rejected(fake_pipeline: Pipeline, question: str) -> None:
     with pytest.raises(InvalidQuestion):
         fake_pipeline.answer(question)
+
+
+@pytest.mark.parametrize("question", ["Why?", "2019?", "क्या?", "किती?"])
+def test_a_question_of_one_word_or_number_is_asked(fake_pipeline: Pipeline, question: str) -> None:
+    assert fake_pipeline.answer(question).question == question
 
 
 def test_model_sees_only_the_trimmed_sentences_and_citations_quote_them(isolated_home: Path) -> None:
