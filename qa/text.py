@@ -13,6 +13,7 @@ checks agree on where a sentence ends.
 
 from __future__ import annotations
 
+import math
 import re
 
 _DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
@@ -167,6 +168,8 @@ def normalise_digits(text: str) -> str:
 
 
 def _format(value: float) -> str:
+    if not math.isfinite(value):
+        return "inf"  # a digit run of over 308 digits (a float's limit) is no quantity; not a crash either
     return str(int(value)) if value == int(value) else f"{value:g}"
 
 

@@ -192,7 +192,7 @@ def test_bad_questions_are_rejected(fake_pipeline: Pipeline, question: str) -> N
         fake_pipeline.answer(question)
 
 
-@pytest.mark.parametrize("question", ["Why?", "2019?", "क्या?", "किती?"])
+@pytest.mark.parametrize("question", ["Why?", "2019?", "क्या?", "किती?", f"How many cars, {'9' * 400}?"])
 def test_a_question_of_one_word_or_number_is_asked(fake_pipeline: Pipeline, question: str) -> None:
     assert fake_pipeline.answer(question).question == question
 

@@ -41,6 +41,13 @@ def test_a_digit_token_compares_by_its_value() -> None:
     assert [digits_value(t) for t in tokens("x³m ¹ 5")] == [None, None, "5"]
 
 
+def test_a_digit_run_longer_than_a_float_is_read_without_error() -> None:
+    # float("9" * 400) is infinite; int() of it raised OverflowError (a question could hold one).
+    assert digits_value("9" * 400) == "inf"
+    assert number_values(f"{'9' * 400} cars and 2 trucks") == {"inf", "2"}
+    assert number_values(f"{'9' * 400} thousand") == {"inf"}
+
+
 def test_digit_runs_with_several_separators_never_raise() -> None:
     assert number_values("1.000.000 visitors") == {"1000000"}
     assert number_values("version 1.2.3 and 0.0.0") == {"1.2", "0"}
