@@ -28,6 +28,7 @@ from qa.text import (
     ORDINAL_FIRST,
     SENTENCE_END_MARKS,
     WORD,
+    digits_value,
     is_devanagari,
     normalise_digits,
     number_values,
@@ -187,8 +188,8 @@ def corrected_number(answer: str, cited_text: str) -> str | None:
     when the answer writes exactly one number in digits, that number is not in the cited text, and the
     cited text states exactly one number other than a year: anything less certain is not repaired.
     """
-    written = [t for t in tokens(answer) if t[0].isdigit()]
-    stated = list(dict.fromkeys(t for t in tokens(cited_text) if t[0].isdigit() and plain_numbers(t)))
+    written = [t for t in tokens(answer) if digits_value(t) is not None]
+    stated = list(dict.fromkeys(t for t in tokens(cited_text) if digits_value(t) is not None and plain_numbers(t)))
     if len(written) != 1 or len(stated) != 1 or not _number_problems(written[0], cited_text):
         return None
     return normalise_digits(answer).replace(written[0], stated[0], 1)

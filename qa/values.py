@@ -22,7 +22,16 @@ from qa.asks import (
 )
 from qa.injection import strip_instructions
 from qa.matching import anchor_keys, anchored, content_words
-from qa.text import NUMBER_WORDS, ORDINALS, devanagari_words, normalise_digits, number_values, tokens, words
+from qa.text import (
+    NUMBER_WORDS,
+    ORDINALS,
+    devanagari_words,
+    digits_value,
+    normalise_digits,
+    number_values,
+    tokens,
+    words,
+)
 from qa.types import Passage
 
 # Time values compared across languages: years as digits; months, seasons and days of the week by name.
@@ -134,7 +143,7 @@ def _written_numbers(text: str) -> list[str]:
     found = tokens(text)
     written: list[str] = []
     for n, token in enumerate(found):
-        if not token[0].isdigit() or not plain_numbers(token):
+        if digits_value(token) is None or not plain_numbers(token):
             continue
         scaled = f"{token} {found[n + 1]}" if n + 1 < len(found) else token
         written.append(scaled if number_values(scaled) != number_values(token) else token)

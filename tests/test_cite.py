@@ -258,6 +258,8 @@ def test_every_name_an_answer_gives_must_stand_in_the_cited_text() -> None:
         ("Resolution 3301", "Resolutions 3310 and 5082 were debated.", None),  # two in the text: which one?
         ("Resolution 3301", "The council met in 2019.", None),  # only a year: not a number to copy
         ("the council", "The council passed resolution 4471.", None),  # no number to repair
+        # A footnote mark is not a second number (str.isdigit calls "²" a digit; qa.text.digits_value does not).
+        ("Resolution 4417²", "The council passed resolution 4471.", "Resolution 4471²"),
     ],
 )
 def test_corrected_number_repairs_only_one_miscopied_number(answer: str, cited: str, expected: str | None) -> None:
