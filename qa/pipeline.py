@@ -263,7 +263,7 @@ class Pipeline:
         if other is not None:
             value, index = other
             text = SOURCES_DISAGREE[self.answer_language(language)].format(answer=text, other=value)
-            cited.append(sentences[index])
+            cited += [] if index in reply.cited else [sentences[index]]
             notes.append(f"another sentence gives {value}, which passes the same checks: the sources disagree")
         citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
         if self.answer_language(language) != language and has_latin_letters(text):
@@ -272,16 +272,17 @@ class Pipeline:
         return _Outcome(text, "generated", citations, notes)
 
     def _other_version(self, question: str, reply: ModelReply, sentences: list[Passage]) -> tuple[str, int] | None:
-        """A different value for the asked date or number, from a shown sentence the answer does not cite
-        that holds as much of the question as the cited ones, and that passes the checks the answer
-        passed (rules, then the judge): the sources disagree."""
+        """A different value for the asked date or number that passes the checks the answer passed (rules,
+        then the judge): the sources disagree. It may stand in a sentence the answer cites (the model picked
+        both versions and wrote one), or in one it does not cite that holds as much of the question."""
         if not self.settings.llm.judge:
             return None  # the rules alone cannot tell a second version from a neighbouring number
         judged = 0
         held = asked_words_held(question, " ".join(sentences[i].chunk.text for i in reply.cited))
-        for index in sorted(set(range(len(sentences))) - set(reply.cited), key=lambda i: -sentences[i].score):
+        uncited = sorted(set(range(len(sentences))) - set(reply.cited), key=lambda i: -sentences[i].score)
+        for index in [*reply.cited, *uncited]:
             text = sentences[index].chunk.text
-            if asked_words_held(question, text) < held:
+            if index not in reply.cited and asked_words_held(question, text) < held:
                 continue  # about less of what was asked than the answer's sentences: not the same fact
             for value in other_values(question, reply.answer, text):
                 candidate = ModelReply(answerable=True, answer=value, cited=[index])

@@ -143,6 +143,14 @@ _MULTIPLIERS = {
     "सौ": 100, "शंभर": 100, "हज़ार": 1_000, "हजार": 1_000, "लाख": 100_000, "करोड़": 10_000_000,
     "करोड": 10_000_000, "कोटी": 10_000_000, "दशलक्ष": 1_000_000, "मिलियन": 1_000_000, "अब्ज": 1_000_000_000,
 }  # fmt: skip
+# Hindi and Marathi plurals that count in bulk ("लाखों लोग": lakhs of people); English ones add an "s".
+_DEVANAGARI_PLURAL_MULTIPLIERS = {
+    "सैकड़ों": 100, "सैकडों": 100, "हज़ारों": 1_000, "हजारों": 1_000, "लाखों": 100_000, "करोड़ों": 10_000_000,
+    "करोडों": 10_000_000, "शेकडो": 100, "हजारो": 1_000, "लाखो": 100_000, "कोट्यवधी": 10_000_000,
+}  # fmt: skip
+_MULTIPLIERS.update(_DEVANAGARI_PLURAL_MULTIPLIERS)
+# Vague counts that scale the multiplier after them: "tens of millions" is 10 × 1,000,000, "दसियों लाख" 10 × 100,000.
+_PLURAL_COUNTS = {"tens": 10, "दसियों": 10}
 _TENS_VALUES = frozenset(float(n) for n in (20, 30, 40, 50, 60, 70, 80, 90))
 NUMBER_WORDS: dict[str, int] = {
     **{w: n for n, w in enumerate(_EN_UNITS)},
@@ -193,7 +201,8 @@ def number_values(text: str, with_parts: bool = False) -> set[str]:
     """The numbers a text states, as canonical strings ("2", "275000", "2.5").
 
     Number words and ordinals count; a multiplier word scales the number before it
-    ("275 thousand" -> 275000; "millions" alone -> 1000000), and "twenty-five" is 25.
+    ("275 thousand" -> 275000; "millions" alone -> 1000000; "tens of millions" -> 10000000),
+    and "twenty-five" is 25.
     `with_parts` also keeps the parts ("275", "1000", "20", "5"): what a source text
     offers, so that an answer stating either form matches it.
     """
@@ -201,17 +210,21 @@ def number_values(text: str, with_parts: bool = False) -> set[str]:
     parts: set[str] = set()
     previous: float | None = None
     previous_is_word = False
-    for token in tokens(text):
+    found_tokens = tokens(text)
+    for n, token in enumerate(found_tokens):
         value = _token_value(token)
         is_word = not _is_digits(token)
-        scale = _MULTIPLIERS.get(token.removesuffix("s")) if value is None else None
+        if token == "of" and previous is not None and n and is_plural_count(found_tokens[n - 1]):
+            continue  # "tens of millions", "hundreds of thousands": the count scales what follows "of"
+        scale = _multiplier(token) if value is None else None
         if scale is not None:
             parts.add(_format(scale))
             if previous is not None:
                 found.discard(_format(previous))
                 parts.add(_format(previous))
-            found.add(_format((previous or 1) * scale))
-            previous = None
+            scaled = (previous or 1) * scale
+            found.add(_format(scaled))
+            previous = scaled if is_plural_count(token) else None
             continue
         # "twenty five" is 25; "20 दुसरी" (20, then "second") is two numbers: only words combine.
         both_words = previous_is_word and is_word
@@ -234,7 +247,25 @@ def _token_value(token: str) -> float | None:
         return _parse_digits(token)
     if token in NUMBER_WORDS:
         return float(NUMBER_WORDS[token])
+    if token in _PLURAL_COUNTS:
+        return float(_PLURAL_COUNTS[token])
     return None
+
+
+def _multiplier(token: str) -> int | None:
+    """The scale a multiplier word stands for ("thousand", "millions", "लाख", "करोड़ों"), else None."""
+    return _MULTIPLIERS.get(token) or _MULTIPLIERS.get(token.removesuffix("s"))
+
+
+def is_plural_count(token: str) -> bool:
+    """A token that counts in bulk and can scale what follows: "tens", "hundreds", "millions", "लाखों"."""
+    plural_english = token.endswith("s") and token[:-1] in _MULTIPLIERS
+    return plural_english or token in _PLURAL_COUNTS or token in _DEVANAGARI_PLURAL_MULTIPLIERS
+
+
+def is_multiplier(token: str) -> bool:
+    """Whether a token of `tokens` is a multiplier word ("million", "thousands", "लाख")."""
+    return _multiplier(token) is not None
 
 
 def words(text: str) -> list[str]:

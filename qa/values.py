@@ -21,12 +21,14 @@ from qa.asks import (
     without_question_words,
 )
 from qa.injection import strip_instructions
-from qa.matching import anchor_keys, anchored, content_words
+from qa.matching import STOPWORDS, anchor_keys, anchored, content_words
 from qa.text import (
     NUMBER_WORDS,
     ORDINALS,
     devanagari_words,
     digits_value,
+    is_multiplier,
+    is_plural_count,
     normalise_digits,
     number_values,
     tokens,
@@ -122,8 +124,10 @@ def other_values(question: str, answer: str, text: str) -> list[str]:
     side of a possible disagreement between sources ("2012" answered, "… 2013 मध्ये … बांधला गेला" shown).
 
     Years for a "when" question whose answer names one year; for a number question whose answer
-    states one number, the numbers as written ("300 thousand"). A text that also states the answer's
-    value agrees with it, and its other values are about something else: none.
+    states one number, the numbers as written ("300 thousand"), in digits if the answer has digits
+    and as words if it has none: a rough amount ("several million") is weighed against another rough
+    amount ("tens of millions"), not against a figure. A text that also states the answer's value
+    agrees with it, and its other values are about something else: none.
     """
     text = strip_instructions(text)
     if asks_for_time(question):
@@ -133,21 +137,45 @@ def other_values(question: str, answer: str, text: str) -> list[str]:
         given = plain_numbers(answer)
         if len(given) != 1 or given & number_values(text, with_parts=True):
             return []
-        return [n for n in _written_numbers(text) if number_values(n).isdisjoint(given)]
+        in_digits = any(digits_value(t) is not None for t in tokens(answer))
+        return [
+            n
+            for n in _written_numbers(text)
+            if number_values(n).isdisjoint(given) and (digits_value(tokens(n)[0]) is not None) == in_digits
+        ]
     return []
 
 
 def _written_numbers(text: str) -> list[str]:
     """The numbers of `text` that are neither years nor "1", as written: digits with the multiplier word
-    that follows them ("300 thousand", "5 लाख")."""
+    that follows them ("300 thousand", "5 लाख"), and amounts in words that end in one ("several million",
+    "tens of millions", "कोट्यवधी")."""
     found = tokens(text)
     written: list[str] = []
     for n, token in enumerate(found):
-        if digits_value(token) is None or not plain_numbers(token):
-            continue
-        scaled = f"{token} {found[n + 1]}" if n + 1 < len(found) else token
-        written.append(scaled if number_values(scaled) != number_values(token) else token)
+        if digits_value(token) is not None and plain_numbers(token):
+            scaled = f"{token} {found[n + 1]}" if n + 1 < len(found) else token
+            written.append(scaled if number_values(scaled) != number_values(token) else token)
+        elif is_multiplier(token) and (n == 0 or digits_value(found[n - 1]) is None) and not _scales_on(found, n):
+            amount = " ".join(found[_amount_start(found, n) : n + 1])
+            written.extend([amount] if plain_numbers(amount) else [])
     return list(dict.fromkeys(written))
+
+
+def _scales_on(found: list[str], n: int) -> bool:
+    """Whether `found[n]` is the first half of an amount such as "hundreds of thousands"."""
+    return found[n + 1 : n + 2] == ["of"] and n + 2 < len(found) and is_multiplier(found[n + 2])
+
+
+def _amount_start(found: list[str], multiplier: int) -> int:
+    """Where an amount in words that ends at `found[multiplier]` starts: "tens of millions"; a plural
+    alone ("millions", "कोट्यवधी"); a singular with the word that quantifies it ("several million",
+    "काही दशलक्ष")."""
+    if multiplier >= 2 and found[multiplier - 1] == "of" and number_values(found[multiplier - 2]):
+        return multiplier - 2
+    if is_plural_count(found[multiplier]) or multiplier == 0 or found[multiplier - 1] in STOPWORDS:
+        return multiplier
+    return multiplier - 1
 
 
 def asked_words_held(question: str, text: str) -> int:

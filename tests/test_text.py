@@ -32,6 +32,19 @@ def test_number_words_are_a_general_normaliser(text: str, value: str) -> None:
     assert value in number_values(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("tens of millions", "10000000"), ("hundreds of thousands", "100000"), ("several million", "1000000"),
+        ("millions of bottles", "1000000"), ("दसियों लाख", "1000000"), ("लाखों लोग", "100000"),
+        ("करोड़ों रुपये", "10000000"), ("कोट्यवधी बाटल्या", "10000000"), ("हजारो लोक", "1000"),
+    ],
+)  # fmt: skip
+def test_an_amount_in_words_has_its_order_of_magnitude(text: str, value: str) -> None:
+    # One value each, so that "tens of millions" and "several million" are two different amounts.
+    assert number_values(text) == {value}
+
+
 def test_a_digit_token_compares_by_its_value() -> None:
     # Western and Indian grouping, a trailing zero, Devanagari digits (tokens() makes them ASCII).
     assert digits_value("1,500") == digits_value("1500") == "1500"

@@ -86,6 +86,18 @@ def test_how_many_years_asks_a_length_of_time_not_a_count() -> None:
             ["120 thousand"],
         ),
         ("How much did the footbridge cost?", "90 thousand euros", "Its price was 90,000 euros.", []),
+        # Amounts in words are values too: "tens of millions" is not "several million".
+        (
+            "How many bottles did the plant fill?",
+            "tens of millions",
+            "The plant filled several million bottles in its first year.",
+            ["several million"],
+        ),
+        ("कारखान्याने किती बाटल्या भरल्या?", "लाखो", "कारखान्याने कोट्यवधी बाटल्या भरल्या.", ["कोट्यवधी"]),
+        # A rough amount is weighed against rough amounts, a figure against figures.
+        ("How much did the plant cost?", "90 thousand euros", "It filled several million bottles.", []),
+        ("How many bottles did the plant fill?", "millions", "It filled tens of millions of bottles.", []),
+        ("How many people came?", "millions", "Hundreds of thousands of people came.", ["hundreds of thousands"]),
         # An answer of no single value, or a question that asks for neither, has no other version.
         ("When was the footbridge completed?", "in the spring", "It opened in 2001.", []),
         ("Who designed the footbridge?", "Ada Morrow", "Ada Morrow, 41, designed it in 1996.", []),
