@@ -30,7 +30,6 @@ from qa.text import (
     WORD,
     digits_value,
     is_devanagari,
-    is_multiplier,
     normalise_digits,
     number_values,
     same_script,
@@ -294,16 +293,6 @@ def _units_after_numbers(answer: str) -> set[str]:
     return {unit for number, unit in itertools.pairwise(found) if number_values(number) and is_time_unit(unit)}
 
 
-def _states_at(number: str, sentence: list[str], i: int, counting: bool) -> bool:
-    """Whether the number stands at token `i`: the token itself or, for a count, an amount that ends
-    there ("tens of millions" ends at "millions", before the counted thing). Other amounts of several
-    tokens ("275 thousand") are not looked for: their anchor may stand anywhere in the sentence."""
-    if number in number_values(sentence[i]):
-        return True
-    amount = " ".join(sentence[max(0, i - 2) : i + 1])
-    return counting and is_multiplier(sentence[i]) and number in number_values(amount)
-
-
 def _number_context_problems(answer: str, question: str, cited_text: str) -> list[str]:
     """A number in the answer must stand next to what the question asks about in the cited text.
 
@@ -329,7 +318,7 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
             sentence[max(0, i - before) : i + after + 1]
             for sentence in sentence_tokens
             for i, t in enumerate(sentence)
-            if _states_at(number, sentence, i, counting) and not (counting and t in ORDINAL_FIRST)
+            if number in number_values(t) and not (counting and t in ORDINAL_FIRST)
         ]
         near = any(anchored(t, anchors, counting) for window in windows for t in window if not number_values(t))
         # A count must stand before the counted thing; another number only where the text has it.

@@ -60,14 +60,6 @@ def test_number_from_an_uncited_passage_is_flagged() -> None:
     assert any("275" in p for p in verify(reply, PASSAGES, "How much does it cost?"))
 
 
-def test_an_amount_in_words_counts_the_thing_after_it() -> None:
-    bottles = [passage("The plant may have filled tens of millions of glass bottles and jars last year.")]
-    reply = ModelReply(True, "tens of millions", [0])
-    assert verify(reply, bottles, "How many glass bottles did the plant fill?") == []
-    problems = verify(reply, bottles, "How many workers does the plant employ?")
-    assert any("does not count what the question asks about" in p for p in problems)
-
-
 def test_devanagari_digits_in_answer_match_ascii_in_source() -> None:
     reply = ModelReply(True, "२७५ thousand dollars", [1])
     assert verify(reply, PASSAGES, "How much?") == []

@@ -275,13 +275,13 @@ def test_a_different_value_the_judge_rejects_is_not_shown_as_a_second_version(
     assert not any("Proposed answer: 2003" in j for j in judged)
 
 
-def test_a_cited_sentence_that_gives_another_amount_is_shown_as_the_other_version(
+def test_a_cited_sentence_that_gives_another_value_is_shown_as_the_other_version(
     isolated_home: Path, tmp_path: Path
 ) -> None:
-    """The model picks both reports and writes one amount: the other one, in words too, is the second version."""
+    """The model picks both reports and writes one figure: the other one is the second version."""
     texts = {
-        "a.txt": "Reports say the Talvik plant filled tens of millions of bottles last year.\n",
-        "b.txt": "Its owners say the Talvik plant filled several million bottles last year.\n",
+        "a.txt": "Reports say the Talvik plant filled 3200 bottles last week.\n",
+        "b.txt": "Its owners say the Talvik plant filled 4100 bottles last week.\n",
     }
 
     def reply(messages: list[Message]) -> dict[str, Any]:
@@ -289,12 +289,12 @@ def test_a_cited_sentence_that_gives_another_amount_is_shown_as_the_other_versio
         if "Proposed answer:" in user:
             return {"supported": True}
         numbered = [line for line in user.splitlines() if line.startswith("[")]
-        return {"evidence": [int(line[1 : line.index("]")]) for line in numbered], "answer": "tens of millions"}
+        return {"evidence": [int(line[1 : line.index("]")]) for line in numbered], "answer": "3200"}
 
     pipeline = _pipeline_over(isolated_home, tmp_path / "plant", texts, FakeGenerator(reply))
-    answer = pipeline.answer("How many bottles did the Talvik plant fill last year?")
+    answer = pipeline.answer("How many bottles did the Talvik plant fill last week?")
     assert answer.mode == "generated"
-    assert answer.answer == "tens of millions; the sources disagree: another gives several million"
+    assert answer.answer == "3200; the sources disagree: another gives 4100"
     assert sorted(c.source for c in answer.citations) == ["a.txt", "b.txt"]  # each sentence cited once
 
 
