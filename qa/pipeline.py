@@ -263,7 +263,8 @@ class Pipeline:
         if other is not None:
             value, index = other
             text = SOURCES_DISAGREE[self.answer_language(language)].format(answer=text, other=value)
-            cited += [] if index in reply.cited else [sentences[index]]
+            if index not in reply.cited:
+                cited.append(sentences[index])
             notes.append(f"another sentence gives {value}, which passes the same checks: the sources disagree")
         citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
         if self.answer_language(language) != language and has_latin_letters(text):

@@ -214,7 +214,7 @@ def number_values(text: str, with_parts: bool = False) -> set[str]:
     for n, token in enumerate(found_tokens):
         value = _token_value(token)
         is_word = not _is_digits(token)
-        if token == "of" and previous is not None and n and is_plural_count(found_tokens[n - 1]):
+        if token == "of" and previous is not None and is_plural_count(found_tokens[n - 1]):
             continue  # "tens of millions", "hundreds of thousands": the count scales what follows "of"
         scale = _multiplier(token) if value is None else None
         if scale is not None:

@@ -138,27 +138,33 @@ def other_values(question: str, answer: str, text: str) -> list[str]:
         if len(given) != 1 or given & number_values(text, with_parts=True):
             return []
         in_digits = any(digits_value(t) is not None for t in tokens(answer))
-        return [
-            n
-            for n in _written_numbers(text)
-            if number_values(n).isdisjoint(given) and (digits_value(tokens(n)[0]) is not None) == in_digits
-        ]
+        written = _figures(text) if in_digits else _amounts_in_words(text)
+        return [n for n in written if number_values(n).isdisjoint(given)]
     return []
 
 
-def _written_numbers(text: str) -> list[str]:
-    """The numbers of `text` that are neither years nor "1", as written: digits with the multiplier word
-    that follows them ("300 thousand", "5 लाख"), and amounts in words that end in one ("several million",
-    "tens of millions", "कोट्यवधी")."""
+def _figures(text: str) -> list[str]:
+    """The numbers in digits of `text` that are neither years nor "1", as written: with the multiplier
+    word that follows them ("300 thousand", "5 लाख")."""
     found = tokens(text)
     written: list[str] = []
     for n, token in enumerate(found):
         if digits_value(token) is not None and plain_numbers(token):
             scaled = f"{token} {found[n + 1]}" if n + 1 < len(found) else token
             written.append(scaled if number_values(scaled) != number_values(token) else token)
-        elif is_multiplier(token) and (n == 0 or digits_value(found[n - 1]) is None) and not _scales_on(found, n):
+    return list(dict.fromkeys(written))
+
+
+def _amounts_in_words(text: str) -> list[str]:
+    """The amounts in words of `text` that end in a multiplier ("several million", "tens of millions",
+    "कोट्यवधी"); a multiplier after digits belongs to a figure ("300 thousand")."""
+    found = tokens(text)
+    written: list[str] = []
+    for n, token in enumerate(found):
+        if is_multiplier(token) and (n == 0 or digits_value(found[n - 1]) is None) and not _scales_on(found, n):
             amount = " ".join(found[_amount_start(found, n) : n + 1])
-            written.extend([amount] if plain_numbers(amount) else [])
+            if plain_numbers(amount):
+                written.append(amount)
     return list(dict.fromkeys(written))
 
 
@@ -171,7 +177,7 @@ def _amount_start(found: list[str], multiplier: int) -> int:
     """Where an amount in words that ends at `found[multiplier]` starts: "tens of millions"; a plural
     alone ("millions", "कोट्यवधी"); a singular with the word that quantifies it ("several million",
     "काही दशलक्ष")."""
-    if multiplier >= 2 and found[multiplier - 1] == "of" and number_values(found[multiplier - 2]):
+    if multiplier >= 2 and found[multiplier - 1] == "of" and is_plural_count(found[multiplier - 2]):
         return multiplier - 2
     if is_plural_count(found[multiplier]) or multiplier == 0 or found[multiplier - 1] in STOPWORDS:
         return multiplier
