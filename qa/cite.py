@@ -74,8 +74,9 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
       how old / how much", a date, year or month for "when";
     - for "how old", a number the cited text gives in digits stands there as an age;
     - the answer says something beyond the question's own words and is not most of one cited sentence;
-    - for a count, the number stands next to a word of the question in the cited
-      text (when both are in the same script);
+    - a number stands next to a word of the question in the cited text: a count in any
+      script (the counted thing by its consonants), another number in the cited sentences
+      written in the question's script;
     - in the same script, the answer's words occur in the cited text, and every name it gives.
     """
     if not reply.answer.strip():
@@ -88,10 +89,7 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     problems += _kind_problems(reply.answer, question)
     problems += whole_sentence_problems(reply.answer, [passages[i].chunk.text for i in reply.cited])
     problems += _echo_problems(reply.answer, question)
-    asks_value = asks_for_number(question) or asks_for_time(question)
-    # Across scripts only counts are checked: the counted thing is mostly a noun or a loanword,
-    # matched by its consonants ("ऑरस"/"Aurus"); other question words rarely transliterate.
-    if asks_value and (same_script(question, cited_text) or asks_for_count(question)):
+    if asks_for_number(question) or asks_for_time(question):
         problems += _number_context_problems(reply.answer, question, cited_text)
     if asks_for_duration(question):
         problems += _duration_problems(reply.answer, cited_text)
@@ -309,6 +307,12 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
     spans = sentences(cited_text)
     if counting:  # a count and its thing share a clause: "Putin, 71, gave Kim a car" counts no cars
         spans = [clause for span in spans for clause in _CLAUSE_BREAK.split(span)]
+    else:
+        # Across scripts only counts are checked: the counted thing is mostly a noun or a loanword,
+        # matched by its consonants ("ऑरस"/"Aurus"); other question words rarely transliterate.
+        # Sentence by sentence: an English sentence cited beside a Hindi one does not make the
+        # Hindi sentence's "24 वर्षों" answer to English anchors.
+        spans = [span for span in spans if same_script(question, span)]
     sentence_tokens = [tokens(span) for span in spans]
     before, after = (0, 3) if counting else (5, 5)
     problems = []

@@ -152,6 +152,18 @@ def test_a_count_across_scripts_must_be_of_the_counted_thing() -> None:
     assert verify(ModelReply(True, "3", [0]), [buses], question) == []
 
 
+def test_a_number_is_placed_by_the_words_of_its_own_sentence_when_scripts_mix() -> None:
+    """Across scripts only counts are placed by the question's words, sentence by sentence: an English
+    sentence cited beside a Hindi one does not make the Hindi sentence answer to English words."""
+    hindi = Passage(Chunk("h", "h.txt", "फ़ेरी सेवा 12 वर्षों के बाद फिर शुरू हुई।", 0, 10, "hi"), 1.0, 1)
+    english = passage("The mayor of the old harbour town, 58, spoke at length on Sunday.", 2)
+    question = "How many years did the ferry line stay closed?"
+    assert verify(ModelReply(True, "12 years", [0]), [hindi], question) == []
+    assert verify(ModelReply(True, "12 years", [0, 1]), [hindi, english], question) == []
+    # In the question's script the check still reads the number's neighbours: 58 is the mayor's.
+    assert any("does not belong" in p for p in verify(ModelReply(True, "58", [0, 1]), [hindi, english], question))
+
+
 def test_a_when_question_is_not_answered_by_a_length_of_time() -> None:
     opened = passage("The ferry line reopened on 3 May 2021, 12 years after it closed.")
     question = "When did the ferry line reopen?"
