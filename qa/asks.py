@@ -47,6 +47,11 @@ _ASKS_TIME = re.compile(
     r"|\bकब\b|कधी|केव्हा|कोणत्या\s+(?:वर्षी|दिवशी|महिन्यात|तारखेला)|किस\s+(?:साल|वर्ष|दिन|महीने|तारीख)",
     re.IGNORECASE,
 )
+# "Which year", "किस साल", "कोणत्या वर्षी": a year, not a day or a month.
+_ASKS_YEAR = re.compile(
+    r"\b(?:what|which)\s+year\b|(?:किस|कौन\s+से)\s+(?:साल|वर्ष)|कोणत्या\s+(?:वर्षी|साली)",
+    re.IGNORECASE,
+)
 # "How many years ...", "कितने साल ...": a length of time, whose number the text gives with its unit.
 _ASKS_DURATION = re.compile(rf"{_HOW_MANY}\s+(?:\S+\s+)?(?:{TIME_UNITS})", re.IGNORECASE)
 
@@ -57,6 +62,10 @@ def asks_for_number(question: str) -> bool:
 
 def asks_for_time(question: str) -> bool:
     return bool(_ASKS_TIME.search(question))
+
+
+def asks_for_year(question: str) -> bool:
+    return bool(_ASKS_YEAR.search(question))
 
 
 def asks_for_count(question: str) -> bool:

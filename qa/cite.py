@@ -38,7 +38,7 @@ from qa.text import (
     words,
 )
 from qa.types import Passage
-from qa.values import is_duration, is_time_unit, names_a_time, plain_numbers
+from qa.values import is_duration, is_time_unit, names_a_time, plain_numbers, time_values, years
 
 # Punctuation inside a sentence that ends a clause; a comma between digits ("1,000") does not.
 _CLAUSE_BREAK = re.compile(r"[;:()\[\]—–]|,(?!\d)|\s-\s")
@@ -191,6 +191,24 @@ def corrected_number(answer: str, cited_text: str) -> str | None:
     if len(written) != 1 or len(stated) != 1 or not _number_problems(written[0], cited_text):
         return None
     return normalise_digits(answer).replace(written[0], stated[0], 1)
+
+
+def date_without_unstated_years(answer: str, cited_text: str) -> str | None:
+    """A date answer without the years the cited text does not state, when it still names a day or month.
+
+    The small model completes a date with a year of its own ("June 20, 2014" for a sentence saying "came
+    to Vietnam on June 20"). Only when every number the cited text lacks is such a year, and what is left
+    names a month, season or day of the week: "in 2014" is not repaired, nor a miscopied day.
+    """
+    answer = normalise_digits(answer)
+    missing = number_values(answer) - number_values(cited_text, with_parts=True)
+    if not missing or not missing <= years(answer):
+        return None
+    trimmed = answer
+    for year in missing:
+        trimmed = re.sub(rf"[\s,]*(?<![\d.]){year}(?![\d.])", "", trimmed)
+    trimmed = trimmed.strip(" ,")
+    return trimmed if time_values(trimmed) - years(trimmed) else None
 
 
 def _kind_problems(answer: str, question: str) -> list[str]:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.asks import asks_for_number, asks_for_time, counted_phrase
-from qa.cite import corrected_number, only_numbers_missing, verify
+from qa.asks import asks_for_number, asks_for_time, asks_for_year, counted_phrase
+from qa.cite import corrected_number, date_without_unstated_years, only_numbers_missing, verify
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.formats import page_of
@@ -249,10 +249,8 @@ class Pipeline:
             return _Outcome(REFUSAL, "refused", [], ["the model found no answer in the evidence"])
         notes: list[str] = []
         if reply is not None and only_numbers_missing(problems):
-            written = reply.answer
-            reply, problems = self._number_recopied(question, sentences, reply, problems)
-            if reply.answer != written:
-                notes.append(f"the model wrote {written!r}; its number is replaced by the one its sentence states")
+            reply, problems, repair = self._number_repaired(question, sentences, reply, problems)
+            notes += [repair] if repair else []
         if reply is None or problems:
             return self._count_from_ordinal(question, language, sentences, problems) or self._unsupported(
                 question, language, sentences, problems
@@ -309,19 +307,28 @@ class Pipeline:
         note = f"the model's answer failed the checks ({'; '.join(problems)}); the count is read from an ordinal"
         return _Outcome(f"{number} {counted_phrase(question)}".strip(), "generated", [citation], [note])
 
-    def _number_recopied(
+    def _number_repaired(
         self, question: str, sentences: list[Passage], reply: ModelReply, problems: list[str]
-    ) -> tuple[ModelReply, list[str]]:
-        """The model's answer with the number its cited sentences state, when it miscopied the only one there;
-        the repaired answer is checked like any other (rules, then the judge)."""
-        if asks_for_time(question):
-            return reply, problems  # a year or a day is a date: not repaired as a number
-        cited_text = " ".join(sentences[i].chunk.text for i in reply.cited)
-        repaired = corrected_number(reply.answer, strip_instructions(cited_text))
+    ) -> tuple[ModelReply, list[str], str | None]:
+        """The model's answer with its one unstated number repaired from its cited sentences, and a note saying
+        so: for a date, a year of its own dropped; otherwise the number it miscopied replaced by the only one
+        there. The repaired answer is checked like any other (rules, then the judge)."""
+        cited_text = strip_instructions(" ".join(sentences[i].chunk.text for i in reply.cited))
+        if not asks_for_time(question):
+            repaired, how = (
+                corrected_number(reply.answer, cited_text),
+                "its number is replaced by the one its sentence states",
+            )
+        elif not asks_for_year(question):
+            repaired, how = date_without_unstated_years(reply.answer, cited_text), "the year it added is dropped"
+        else:
+            return reply, problems, None  # the year is what was asked: never dropped
         if repaired is None:
-            return reply, problems
+            return reply, problems, None
         candidate = replace(reply, answer=repaired)
-        return (candidate, []) if not self.check_answer(question, candidate, sentences) else (reply, problems)
+        if self.check_answer(question, candidate, sentences):
+            return reply, problems, None
+        return candidate, [], f"the model wrote {reply.answer!r}; {how}"
 
     def answer_language(self, language: Language) -> Language:
         """The asker's language when the model writes it acceptably (settings), else English."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.cite import corrected_number, verify
+from qa.cite import corrected_number, date_without_unstated_years, verify
 from qa.reply import ModelReply
 from qa.text import sentences
 from qa.types import Chunk, Passage
@@ -276,3 +276,22 @@ def test_every_name_an_answer_gives_must_stand_in_the_cited_text() -> None:
 )
 def test_corrected_number_repairs_only_one_miscopied_number(answer: str, cited: str, expected: str | None) -> None:
     assert corrected_number(answer, cited) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "cited", "expected"),
+    [
+        ("12 March, 2009", "The Lorsk bridge opened on 12 March after four years of work.", "12 March"),
+        ("March 12th 2009", "It opened on March 12th.", "March 12th"),
+        ("१२ मार्च २००९", "लोर्स्क पुल 12 मार्च को खुला।", "12 मार्च"),  # Devanagari digits read as ASCII
+        ("12 March 2011", "It opened on 12 March 2011.", None),  # the year is stated: nothing to repair
+        ("13 March 2009", "It opened on 12 March.", None),  # the day is miscopied too: not repaired
+        ("in 2009", "It opened on 12 March.", None),  # nothing but the year: no date left
+        ("2009", "It opened in March.", None),
+        ("12 March 2009", "It opened on 12 March 2011.", "12 March"),  # another year stated: the answer's dropped
+    ],
+)
+def test_a_date_loses_only_the_years_its_cited_text_does_not_state(
+    answer: str, cited: str, expected: str | None
+) -> None:
+    assert date_without_unstated_years(answer, cited) == expected

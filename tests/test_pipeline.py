@@ -349,6 +349,36 @@ def test_a_miscopied_number_is_not_repaired_when_the_cited_sentence_states_sever
     assert "3301" not in answer.answer and "numbers not in cited text: 3301" in "; ".join(answer.notes)
 
 
+def _dated_bridge_pipeline(home: Path, tmp_path: Path, answer: str) -> tuple[Pipeline, FakeGenerator]:
+    """A fictional bridge opened "on 12 March" (no year); the model answers `answer`, the judge accepts it."""
+
+    def reply(messages: list[Message]) -> dict[str, Any]:
+        if "Proposed answer:" in messages[-1]["content"]:
+            return {"supported": True}
+        return {"evidence": [1], "answer": answer}
+
+    report = {"a.txt": "The Lorsk bridge opened on 12 March after four years of work.\n"}
+    generator = FakeGenerator(reply)
+    return _pipeline_over(home, tmp_path / "bridge", report, generator), generator
+
+
+def test_a_year_the_model_added_to_a_date_is_dropped_and_the_date_checked_again(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    pipeline, generator = _dated_bridge_pipeline(isolated_home, tmp_path, "12 March, 2009")
+    answer = pipeline.answer("When did the Lorsk bridge open?")
+    assert answer.mode == "generated" and answer.answer == "12 March"
+    judged = [call[-1]["content"] for call in generator.calls if "Proposed answer:" in call[-1]["content"]]
+    assert any("Proposed answer: 12 March\n" in j for j in judged)  # the repaired answer is judged too
+    assert any("'12 March, 2009'" in note and "year" in note for note in answer.notes)  # the user is told
+
+
+def test_a_year_is_not_dropped_when_the_question_asks_for_the_year(isolated_home: Path, tmp_path: Path) -> None:
+    pipeline, _ = _dated_bridge_pipeline(isolated_home, tmp_path, "12 March, 2009")
+    answer = pipeline.answer("In which year did the Lorsk bridge open?")
+    assert answer.refused and "numbers not in cited text: 2009" in "; ".join(answer.notes)
+
+
 def test_an_answer_copied_in_devanagari_is_not_said_to_be_in_english(isolated_home: Path, tmp_path: Path) -> None:
     def reply(messages: list[Message]) -> dict[str, Any]:
         if "Proposed answer:" in messages[-1]["content"]:

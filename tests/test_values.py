@@ -10,6 +10,7 @@ from qa.asks import (
     asks_for_duration,
     asks_for_number,
     asks_for_time,
+    asks_for_year,
     counted_phrase,
     counted_words,
 )
@@ -123,6 +124,8 @@ def test_a_length_of_time_is_not_a_time() -> None:
 def test_what_a_question_asks_for() -> None:
     assert asks_for_time("In what year did the ferry open?") and asks_for_time("फ़ेरी कब शुरू हुई?")
     assert not asks_for_time("Who opened the ferry?")
+    assert asks_for_year("In what year did the ferry open?") and asks_for_year("फ़ेरी किस साल शुरू हुई?")
+    assert asks_for_year("फेरी कोणत्या वर्षी सुरू झाली?") and not asks_for_year("When did the ferry open?")
     assert asks_for_duration("How many years did the line stay closed?") and asks_for_duration("किती वर्षे बंद होती?")
     assert asked_quantities("How much does the ferry cost, and how fast is it?") == {"price", "speed"}
     assert asked_quantities("महापौर की उम्र क्या है?") == {"age"}
