@@ -42,14 +42,17 @@ _NOT_A_COUNT = re.compile(
     rf"\bold\b|\bage\b|\b(?:{EN_TIME_UNITS})\b|उम्र|आयु|वय|कीमत|किंमत|दाम|रुपय|डॉलर|वर्ष|साल|दिन|वेळ|समय",
     re.IGNORECASE,
 )
+# Hindi "which": किस, कौन सा / कौन से / कौन सी (also written with a hyphen).
+_WHICH_HI = r"(?:किस|कौन(?:\s+|\s*-\s*)(?:सा|से|सी))"
 _ASKS_TIME = re.compile(
     r"\bwhen\b|\bwhat\s+(?:year|date|month|day)\b|\bwhich\s+(?:year|date|month|day)\b|\bin\s+what\s+year\b"
-    r"|\bकब\b|कधी|केव्हा|कोणत्या\s+(?:वर्षी|दिवशी|महिन्यात|तारखेला)|किस\s+(?:साल|वर्ष|दिन|महीने|तारीख)",
+    r"|\bकब\b|कधी|केव्हा|कोणत्या\s+(?:वर्षी|साली|दिवशी|महिन्यात|तारखेला)"
+    rf"|{_WHICH_HI}\s+(?:साल|वर्ष|दिन|महीने|महीना|तारीख)",
     re.IGNORECASE,
 )
 # "Which year", "किस साल", "कोणत्या वर्षी": a year, not a day or a month.
 _ASKS_YEAR = re.compile(
-    r"\b(?:what|which)\s+year\b|(?:किस|कौन\s+से)\s+(?:साल|वर्ष)|कोणत्या\s+(?:वर्षी|साली)",
+    rf"\b(?:what|which)\s+year\b|{_WHICH_HI}\s+(?:साल|वर्ष)|कोणत्या\s+(?:वर्षी|साली)",
     re.IGNORECASE,
 )
 # "How many years ...", "कितने साल ...": a length of time, whose number the text gives with its unit.

@@ -126,6 +126,10 @@ def test_what_a_question_asks_for() -> None:
     assert not asks_for_time("Who opened the ferry?")
     assert asks_for_year("In what year did the ferry open?") and asks_for_year("फ़ेरी किस साल शुरू हुई?")
     assert asks_for_year("फेरी कोणत्या वर्षी सुरू झाली?") and not asks_for_year("When did the ferry open?")
+    # "Which year/day" in its other common Hindi and Marathi forms.
+    assert asks_for_year("फ़ेरी कौन से साल शुरू हुई?") and asks_for_year("फेरी कोणत्या साली सुरू झाली?")
+    assert asks_for_time("फ़ेरी कौन-सी तारीख को शुरू हुई?") and not asks_for_year("फ़ेरी कौन सी तारीख को शुरू हुई?")
+    assert not asks_for_time("फ़ेरी कौन सा नेता चलाता है?")
     assert asks_for_duration("How many years did the line stay closed?") and asks_for_duration("किती वर्षे बंद होती?")
     assert asked_quantities("How much does the ferry cost, and how fast is it?") == {"price", "speed"}
     assert asked_quantities("महापौर की उम्र क्या है?") == {"age"}
