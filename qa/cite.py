@@ -167,8 +167,13 @@ def _age_aside(number: str) -> str:
 NUMBERS_MISSING = "numbers not in cited text"
 
 
+def _unstated_numbers(answer: str, cited_text: str) -> set[str]:
+    """The numbers the answer gives that the cited text does not state (whole, or as a part of one)."""
+    return number_values(answer) - number_values(cited_text, with_parts=True)
+
+
 def _number_problems(answer: str, cited_text: str) -> list[str]:
-    missing = number_values(answer) - number_values(cited_text, with_parts=True)
+    missing = _unstated_numbers(answer, cited_text)
     if "1" in missing and "1" not in number_values(normalise_digits(re.sub(r"[^\d\s.,]", " ", answer))):
         missing.discard("1")  # "one" / "एक" as a word is mostly an article ("एक लष्करी युती": "a military alliance")
     return [f"{NUMBERS_MISSING}: {', '.join(sorted(missing))}"] if missing else []
@@ -201,7 +206,7 @@ def date_without_unstated_years(answer: str, cited_text: str) -> str | None:
     names a month, season or day of the week: "in 2014" is not repaired, nor a miscopied day.
     """
     answer = normalise_digits(answer)
-    missing = number_values(answer) - number_values(cited_text, with_parts=True)
+    missing = _unstated_numbers(answer, cited_text)
     if not missing or not missing <= years(answer):
         return None
     trimmed = answer

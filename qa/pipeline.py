@@ -250,7 +250,8 @@ class Pipeline:
         notes: list[str] = []
         if reply is not None and only_numbers_missing(problems):
             reply, problems, repair = self._number_repaired(question, sentences, reply, problems)
-            notes += [repair] if repair else []
+            if repair:
+                notes.append(repair)
         if reply is None or problems:
             return self._count_from_ordinal(question, language, sentences, problems) or self._unsupported(
                 question, language, sentences, problems
