@@ -256,6 +256,12 @@ class Pipeline:
             return self._count_from_ordinal(question, language, sentences, problems) or self._unsupported(
                 question, language, sentences, problems
             )
+        return self._answered(question, language, sentences, reply, notes)
+
+    def _answered(
+        self, question: str, language: Language, sentences: list[Passage], reply: ModelReply, notes: list[str]
+    ) -> _Outcome:
+        """The checked answer with its citations; a second version the sources give is named beside it."""
         cited = [sentences[i] for i in reply.cited]
         text = reply.answer
         other = self._other_version(question, reply, sentences)
@@ -264,7 +270,7 @@ class Pipeline:
             text = SOURCES_DISAGREE[self.answer_language(language)].format(answer=text, other=value)
             if index not in reply.cited:
                 cited.append(sentences[index])
-            notes.append(f"another sentence gives {value}, which passes the same checks: the sources disagree")
+            notes = [*notes, f"another sentence gives {value}, which passes the same checks: the sources disagree"]
         citations = [self._citation(s.chunk, Span(s.chunk.start, s.chunk.end)) for s in cited]
         if self.answer_language(language) != language and has_latin_letters(text):
             # Not for "20 जून 2024" or "2": copied from a Devanagari sentence, or digits, it is not English.

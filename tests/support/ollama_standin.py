@@ -50,76 +50,81 @@ class OllamaStandIn:
 
 
 def _handler_for(generator: Generator, standin: OllamaStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
+    """`_OllamaHandler` bound to one generator and stand-in (http.server builds a handler per request)."""
+    return type("Handler", (_OllamaHandler,), {"generator": generator, "standin": standin})
 
-        def do_GET(self) -> None:
-            if self.path != "/api/tags":
-                self._json(404, {"error": "not found"})
-                return
-            model = {"name": MODEL_NAME, "model": MODEL_NAME, "modified_at": _now(), "size": 1, "digest": "0" * 64,
-                     "details": {"format": "gguf", "family": "qwen2", "parameter_size": "1.5B",
-                                 "quantization_level": "Q4_K_M"}}  # fmt: skip
-            self._json(200, {"models": [model]})
 
-        def do_POST(self) -> None:
-            if self.path != "/api/chat":
-                self._json(404, {"error": "not found"})
-                return
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            standin.requests.append(body)
-            if standin.fail_with is not None:
-                self._fail(*standin.fail_with)
-                return
-            if body.get("model") != MODEL_NAME:
-                self._json(404, {"error": f"model '{body.get('model')}' not found, try pulling it first"})
-                return
-            schema = body.get("format") if isinstance(body.get("format"), dict) else {"type": "object"}
-            max_tokens = int((body.get("options") or {}).get("num_predict", 128))
-            if body.get("stream", True):
-                self._stream(body["messages"], schema, max_tokens)
-            else:
-                text = generator.generate(body["messages"], schema, max_tokens)
-                self._json(200, self._message(text, done=True))
+class _OllamaHandler(BaseHTTPRequestHandler):
+    generator: Generator
+    standin: OllamaStandIn
 
-        def _fail(self, status: int, message: str) -> None:
-            if status != 200:
-                self._json(status, {"error": message})
-                return
-            self._start_stream()
-            self._line(self._message("{", done=False))
-            self._line({"error": message})
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
 
-        def _stream(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> None:
-            self._start_stream()
-            generator.generate(
-                messages, schema, max_tokens, on_text=lambda piece: self._line(self._message(piece, False))
-            )
-            self._line(self._message("", done=True))
+    def do_GET(self) -> None:
+        if self.path != "/api/tags":
+            self._json(404, {"error": "not found"})
+            return
+        model = {"name": MODEL_NAME, "model": MODEL_NAME, "modified_at": _now(), "size": 1, "digest": "0" * 64,
+                 "details": {"format": "gguf", "family": "qwen2", "parameter_size": "1.5B",
+                             "quantization_level": "Q4_K_M"}}  # fmt: skip
+        self._json(200, {"models": [model]})
 
-        def _start_stream(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-ndjson")
-            self.end_headers()
+    def do_POST(self) -> None:
+        if self.path != "/api/chat":
+            self._json(404, {"error": "not found"})
+            return
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.standin.requests.append(body)
+        if self.standin.fail_with is not None:
+            self._fail(*self.standin.fail_with)
+            return
+        if body.get("model") != MODEL_NAME:
+            self._json(404, {"error": f"model '{body.get('model')}' not found, try pulling it first"})
+            return
+        schema = body.get("format") if isinstance(body.get("format"), dict) else {"type": "object"}
+        max_tokens = int((body.get("options") or {}).get("num_predict", 128))
+        if body.get("stream", True):
+            self._stream(body["messages"], schema, max_tokens)
+        else:
+            text = self.generator.generate(body["messages"], schema, max_tokens)
+            self._json(200, self._message(text, done=True))
 
-        def _line(self, payload: dict[str, Any]) -> None:
-            self.wfile.write(json.dumps(payload).encode() + b"\n")
-            self.wfile.flush()
+    def _fail(self, status: int, message: str) -> None:
+        if status != 200:
+            self._json(status, {"error": message})
+            return
+        self._start_stream()
+        self._line(self._message("{", done=False))
+        self._line({"error": message})
 
-        def _message(self, content: str, done: bool) -> dict[str, Any]:
-            out: dict[str, Any] = {"model": MODEL_NAME, "created_at": _now(),
-                                   "message": {"role": "assistant", "content": content}, "done": done}  # fmt: skip
-            if done:
-                out["done_reason"] = "stop"
-            return out
+    def _stream(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> None:
+        self._start_stream()
+        self.generator.generate(
+            messages, schema, max_tokens, on_text=lambda piece: self._line(self._message(piece, False))
+        )
+        self._line(self._message("", done=True))
 
-        def _json(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def _start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.end_headers()
 
-    return Handler
+    def _line(self, payload: dict[str, Any]) -> None:
+        self.wfile.write(json.dumps(payload).encode() + b"\n")
+        self.wfile.flush()
+
+    def _message(self, content: str, done: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": MODEL_NAME, "created_at": _now(),
+                               "message": {"role": "assistant", "content": content}, "done": done}  # fmt: skip
+        if done:
+            out["done_reason"] = "stop"
+        return out
+
+    def _json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
