@@ -45,9 +45,9 @@ _NOT_A_COUNT = re.compile(
 # Hindi "which": किस, कौन सा / कौन से / कौन सी (also written with a hyphen).
 _WHICH_HI = r"(?:किस|कौन(?:\s+|\s*-\s*)(?:सा|से|सी))"
 _ASKS_TIME = re.compile(
-    r"\bwhen\b|\bwhat\s+(?:year|date|month|day)\b|\bwhich\s+(?:year|date|month|day)\b|\bin\s+what\s+year\b"
-    r"|\bकब\b|कधी|केव्हा|कोणत्या\s+(?:वर्षी|साली|दिवशी|महिन्यात|तारखेला)"
-    rf"|{_WHICH_HI}\s+(?:साल|वर्ष|दिन|महीने|महीना|तारीख)",
+    r"\bwhen\b|\b(?:what|which)\s+(?:year|date|month|day|time)\b|\bin\s+what\s+year\b"
+    r"|\bकब\b|कधी|केव्हा|कोणत्या\s+(?:वर्षी|साली|दिवशी|महिन्यात|तारखेला|वेळी)"
+    rf"|{_WHICH_HI}\s+(?:साल|वर्ष|दिन|महीने|महीना|तारीख|समय)",
     re.IGNORECASE,
 )
 # "Which year", "किस साल", "कोणत्या वर्षी": a year, not a day or a month.

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from qa.asks import asks_for_time, asks_for_year
 from qa.config import Settings
 from qa.llm import GeneratorUnavailable, OllamaGenerator
 from qa.pipeline import ANSWERED_IN_ENGLISH, NO_SUPPORTED_ANSWER, Pipeline
 from qa.text import normalise_digits, number_values
-from qa.types import REFUSAL, Answer
+from qa.types import REFUSAL, Answer, Turn
 from qa.wiring import build_pipeline
 from tests.conftest import REPO, SEEDS
 from tests.support.ollama_standin import MODEL_NAME, OllamaStandIn
@@ -54,6 +55,22 @@ def test_the_readme_question_gets_a_direct_answer_meaning_two(real_pipeline: Pip
     # The cited sentence itself states the two: "two", "second", "दुसरी", "दुसऱ्यांदा" ...
     assert answer.citations and any("2" in number_values(c.quote) for c in answer.citations)
     assert_exact_quotes(answer)
+
+
+@pytest.mark.parametrize(
+    ("first", "reply", "follow_up"),
+    [
+        ("Who did Putin give an Aurus to in May?", "the King of Bahrain", "When did the king receive it?"),
+        ("Who gave Kim Jong Un an Aurus limousine?", "Vladimir Putin", "When did he give it?"),
+        ("Which resolution bans luxury goods to North Korea?", "Resolution 2397", "When was it passed?"),
+    ],
+)
+def test_a_follow_up_rewritten_for_search_still_asks_when(
+    real_pipeline: Pipeline, first: str, reply: str, follow_up: str
+) -> None:
+    # The model's rewrite turned "when" into "what year" (then only a year could pass the checks).
+    rewritten = real_pipeline.condense(follow_up, [Turn("user", first), Turn("assistant", reply)])
+    assert asks_for_time(rewritten) and not asks_for_year(rewritten), rewritten
 
 
 def test_english_fact_is_generated_and_cited(real_pipeline: Pipeline) -> None:

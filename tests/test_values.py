@@ -130,6 +130,9 @@ def test_what_a_question_asks_for() -> None:
     assert asks_for_year("फ़ेरी कौन से साल शुरू हुई?") and asks_for_year("फेरी कोणत्या साली सुरू झाली?")
     assert asks_for_time("फ़ेरी कौन-सी तारीख को शुरू हुई?") and not asks_for_year("फ़ेरी कौन सी तारीख को शुरू हुई?")
     assert not asks_for_time("फ़ेरी कौन सा नेता चलाता है?")
+    # The time of day: "what time", "किस समय", "कोणत्या वेळी" (not a year).
+    assert asks_for_time("At what time did the ferry leave?") and not asks_for_year("What time did the ferry leave?")
+    assert asks_for_time("फ़ेरी किस समय चली?") and asks_for_time("फेरी कोणत्या वेळी सुटली?")
     assert asks_for_duration("How many years did the line stay closed?") and asks_for_duration("किती वर्षे बंद होती?")
     assert asked_quantities("How much does the ferry cost, and how fast is it?") == {"price", "speed"}
     assert asked_quantities("महापौर की उम्र क्या है?") == {"age"}
