@@ -55,6 +55,8 @@ _ASKS_YEAR = re.compile(
     rf"\b(?:what|which)\s+year\b|{_WHICH_HI}\s+(?:साल|वर्ष)|कोणत्या\s+(?:वर्षी|साली)",
     re.IGNORECASE,
 )
+# "Where", "कहाँ", "कुठे": a place.
+_ASKS_PLACE = re.compile(r"\bwhere\b|कहाँ|कहां|कुठे|कोठे|कोणत्या\s+ठिकाणी|" + rf"{_WHICH_HI}\s+(?:जगह|स्थान)", re.IGNORECASE)
 # "How many years ...", "कितने साल ...": a length of time, whose number the text gives with its unit.
 _ASKS_DURATION = re.compile(rf"{_HOW_MANY}\s+(?:\S+\s+)?(?:{TIME_UNITS})", re.IGNORECASE)
 
@@ -69,6 +71,10 @@ def asks_for_time(question: str) -> bool:
 
 def asks_for_year(question: str) -> bool:
     return bool(_ASKS_YEAR.search(question))
+
+
+def asks_for_place(question: str) -> bool:
+    return bool(_ASKS_PLACE.search(question))
 
 
 def asks_for_count(question: str) -> bool:

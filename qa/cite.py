@@ -17,6 +17,7 @@ from qa.asks import (
     asks_for_count,
     asks_for_duration,
     asks_for_number,
+    asks_for_place,
     asks_for_time,
     counted_words,
 )
@@ -57,6 +58,7 @@ _UNITS = {
     "age": re.compile(r"years?\s+old|-year-old|वर्षीय|साल\s+के|वर्षांचे|वर्षांच्या", re.IGNORECASE),
     "length": re.compile(r"\b(?:km|kilomet(?:er|re)s?|met(?:er|re)s?|miles?)\b|किलोमीटर|मीटर", re.IGNORECASE),
 }
+_ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th"})  # "18th" is two tokens
 _MOSTLY_NUMBER = re.compile(r"^\W*[\d०-९][\d०-९.,]*\s*\S{0,12}\W*$")
 
 # How far after a number its unit of time may stand ("24 years", "24 वर्षों में").
@@ -228,9 +230,36 @@ def _kind_problems(answer: str, question: str) -> list[str]:
     given = {q for q, pattern in _UNITS.items() if pattern.search(answer)}
     if asked and given and not asked & given:
         return [f"the question asks for a {'/'.join(sorted(asked))}, the answer gives a {'/'.join(sorted(given))}"]
-    if not (asks_for_number(question) or asks_for_time(question)) and _MOSTLY_NUMBER.match(answer):
+    if not (asks_for_number(question) or asks_for_time(question)) and (
+        _MOSTLY_NUMBER.match(answer) or _counts_question_words(answer, question)
+    ):
         return ["the question does not ask for a number, and the answer is one"]
+    if asks_for_place(question) and not asks_for_time(question) and _only_values(answer, question):
+        return ["the question asks where, and the answer gives only a date or a number"]
     return []
+
+
+def _words_beside_values(answer: str, question: str) -> list[str]:
+    """The answer's words that are not a number, a date, a word of the question or a function word."""
+    asked = content_words(question)
+    return [
+        t
+        for t in tokens(answer)
+        if not (t in STOPWORDS or t in _ORDINAL_SUFFIXES or t in asked or number_values(t) or time_values(t))
+    ]
+
+
+def _only_values(answer: str, question: str) -> bool:
+    """A number or a date and nothing else the question does not already say ("February 18th")."""
+    return bool(number_values(answer) or time_values(answer)) and not _words_beside_values(answer, question)
+
+
+def _counts_question_words(answer: str, question: str) -> bool:
+    """A number before the question's own words ("three gifts" for "What gifts did …?"): a count, not an answer."""
+    found = tokens(answer)
+    if len(found) < 2 or not number_values(found[0]) or time_values(answer):  # "3 March" is a date
+        return False
+    return not _words_beside_values(" ".join(found[1:]), question)
 
 
 def whole_sentence_problems(answer: str, cited: list[str]) -> list[str]:

@@ -173,6 +173,29 @@ def test_a_when_question_is_not_answered_by_a_length_of_time() -> None:
     assert not any("length of time" in p for p in verify(ModelReply(True, "12 years ago", [0]), [opened], question))
 
 
+def test_a_where_question_is_not_answered_by_a_date_alone() -> None:
+    sank = passage("The ferry sank near Kochi harbour on March 3rd, 2021.")
+    question = "Where did the ferry sink?"
+    only_a_date = "the question asks where, and the answer gives only a date or a number"
+    for answer in ("March 3rd", "3 मार्च 2021"):
+        assert only_a_date in verify(ModelReply(True, answer, [0]), [sank], question), answer
+    assert verify(ModelReply(True, "2021", [0]), [sank], question)  # a bare number answers no "where" either
+    for answer in ("near Kochi harbour", "Kochi harbour on March 3rd"):
+        assert verify(ModelReply(True, answer, [0]), [sank], question) == [], answer
+    assert only_a_date not in verify(ModelReply(True, "March 3rd", [0]), [sank], "Where and when did the ferry sink?")
+
+
+def test_a_count_of_the_questions_own_words_does_not_answer_what_or_which() -> None:
+    won = passage("The school won four prizes at the fair: two cups and two medals.")
+    a_number = "the question does not ask for a number, and the answer is one"
+    assert a_number in verify(ModelReply(True, "four prizes", [0]), [won], "What prizes did the school win?")
+    # The number names more than the question does, or names the thing: an answer.
+    assert verify(ModelReply(True, "two cups and two medals", [0]), [won], "What prizes did the school win?") == []
+    assert verify(ModelReply(True, "four prizes", [0]), [won], "What did the school win at the fair?") == []
+    line = passage("Line 42 is the only bus that runs at night.")
+    assert verify(ModelReply(True, "Line 42", [0]), [line], "Which line runs at night?") == []
+
+
 def test_a_when_answer_must_name_a_time_as_a_whole_word() -> None:
     opened = passage("The mayor opened the ferry line in the summer, in Lindholm.")
     question = "When did the mayor open the ferry line?"

@@ -9,6 +9,7 @@ from qa.asks import (
     asks_for_count,
     asks_for_duration,
     asks_for_number,
+    asks_for_place,
     asks_for_time,
     asks_for_year,
     counted_phrase,
@@ -130,6 +131,9 @@ def test_what_a_question_asks_for() -> None:
     assert asks_for_year("फ़ेरी कौन से साल शुरू हुई?") and asks_for_year("फेरी कोणत्या साली सुरू झाली?")
     assert asks_for_time("फ़ेरी कौन-सी तारीख को शुरू हुई?") and not asks_for_year("फ़ेरी कौन सी तारीख को शुरू हुई?")
     assert not asks_for_time("फ़ेरी कौन सा नेता चलाता है?")
+    assert asks_for_place("Where did the ferry sink?") and asks_for_place("फ़ेरी कहाँ डूबी?")
+    assert asks_for_place("फेरी कुठे बुडाली?") and asks_for_place("फ़ेरी किस जगह डूबी?")
+    assert not asks_for_place("When did the ferry sink?")
     # The time of day: "what time", "किस समय", "कोणत्या वेळी" (not a year).
     assert asks_for_time("At what time did the ferry leave?") and not asks_for_year("What time did the ferry leave?")
     assert asks_for_time("फ़ेरी किस समय चली?") and asks_for_time("फेरी कोणत्या वेळी सुटली?")
