@@ -240,12 +240,14 @@ def _kind_problems(answer: str, question: str) -> list[str]:
 
 
 def _words_beside_values(answer: str, question: str) -> list[str]:
-    """The answer's words that are not a number, a date, a word of the question or a function word."""
-    asked = content_words(question)
+    """The answer's words that are not a number, a date, a word of the question or a function word.
+
+    A word of the question as `_echo_problems` reads it: by its first five letters ("gift" / "gifts")."""
+    asked = {w[:5] for w in words(question)}
     return [
         t
         for t in tokens(answer)
-        if not (t in STOPWORDS or t in _ORDINAL_SUFFIXES or t in asked or number_values(t) or time_values(t))
+        if not (t in STOPWORDS or t in _ORDINAL_SUFFIXES or t[:5] in asked or number_values(t) or time_values(t))
     ]
 
 

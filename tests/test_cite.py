@@ -189,6 +189,7 @@ def test_a_count_of_the_questions_own_words_does_not_answer_what_or_which() -> N
     won = passage("The school won four prizes at the fair: two cups and two medals.")
     a_number = "the question does not ask for a number, and the answer is one"
     assert a_number in verify(ModelReply(True, "four prizes", [0]), [won], "What prizes did the school win?")
+    assert a_number in verify(ModelReply(True, "four prizes", [0]), [won], "Which prize did the school win?")
     # The number names more than the question does, or names the thing: an answer.
     assert verify(ModelReply(True, "two cups and two medals", [0]), [won], "What prizes did the school win?") == []
     assert verify(ModelReply(True, "four prizes", [0]), [won], "What did the school win at the fair?") == []
