@@ -56,7 +56,7 @@ _ASKS_YEAR = re.compile(
     re.IGNORECASE,
 )
 # "Where", "कहाँ", "कुठे": a place.
-_ASKS_PLACE = re.compile(r"\bwhere\b|कहाँ|कहां|कुठे|कोठे|कोणत्या\s+ठिकाणी|" + rf"{_WHICH_HI}\s+(?:जगह|स्थान)", re.IGNORECASE)
+_ASKS_PLACE = re.compile(rf"\bwhere\b|कहाँ|कहां|कुठे|कोठे|कोणत्या\s+ठिकाणी|{_WHICH_HI}\s+(?:जगह|स्थान)", re.IGNORECASE)
 # "How many years ...", "कितने साल ...": a length of time, whose number the text gives with its unit.
 _ASKS_DURATION = re.compile(rf"{_HOW_MANY}\s+(?:\S+\s+)?(?:{TIME_UNITS})", re.IGNORECASE)
 

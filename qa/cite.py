@@ -239,11 +239,14 @@ def _kind_problems(answer: str, question: str) -> list[str]:
     return []
 
 
-def _words_beside_values(answer: str, question: str) -> list[str]:
-    """The answer's words that are not a number, a date, a word of the question or a function word.
+def _asked_stems(question: str) -> set[str]:
+    """The question's words by their first five letters, so "gifts" in an answer is a word of "What gift …?"."""
+    return {w[:5] for w in words(question)}
 
-    A word of the question as `_echo_problems` reads it: by its first five letters ("gift" / "gifts")."""
-    asked = {w[:5] for w in words(question)}
+
+def _words_beside_values(answer: str, question: str) -> list[str]:
+    """The answer's words that are not a number, a date, a word of the question or a function word."""
+    asked = _asked_stems(question)
     return [
         t
         for t in tokens(answer)
@@ -288,7 +291,7 @@ def _echo_problems(answer: str, question: str) -> list[str]:
         return []
     # Every word of the question counts as asked, and every word of the answer that is not a function
     # word as new, however short: "Kim Yo Jong" for "Kim Jong Un's sister" adds "Yo".
-    asked = {w[:5] for w in words(question)}
+    asked = _asked_stems(question)
     new = [w for w in words(answer) if len(w) >= 2 and w not in STOPWORDS and w[:5] not in asked]
     return [] if new else ["the answer only repeats words of the question"]
 
