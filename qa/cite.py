@@ -348,6 +348,24 @@ def _units_after_numbers(answer: str) -> set[str]:
     return {unit for number, unit in itertools.pairwise(found) if number_values(number) and is_time_unit(unit)}
 
 
+# The most tokens a number phrase spans: "tens of millions", "275 thousand", "तीन लाख".
+_NUMBER_PHRASE_TOKENS = 4
+
+
+def _where_stated(number: str, sentence: list[str], longest: int) -> list[tuple[int, int]]:
+    """Where the tokens of `sentence` state `number`: the first and last token of each phrase of up to
+    `longest` tokens that does ("300 thousand dollars" states 300000 in tokens 0-1)."""
+    spans = []
+    for end, token in enumerate(sentence):
+        if not number_values(token):
+            continue
+        for start in range(end, max(-1, end - longest), -1):
+            if number in number_values(" ".join(sentence[start : end + 1])):
+                spans.append((start, end))
+                break
+    return spans
+
+
 def _number_context_problems(answer: str, question: str, cited_text: str) -> list[str]:
     """A number in the answer must stand next to what the question asks about in the cited text.
 
@@ -372,14 +390,19 @@ def _number_context_problems(answer: str, question: str, cited_text: str) -> lis
         spans = [span for span in spans if same_script(question, span)]
     sentence_tokens = [tokens(span) for span in spans]
     before, after = (0, 3) if counting else (5, 5)
+    # A count of several words ("tens of millions of shells") stands before its thing as one of one
+    # word does. Other numbers are placed only where one word states them: a price of several words
+    # is often further than five words from the question's word for it ("worth" … "Aurus Senat is …,
+    # costing approximately 275 thousand dollars"), and placing it lost such a right answer.
+    longest = _NUMBER_PHRASE_TOKENS if counting else 1
     problems = []
     for number in sorted(numbers):
         # Windows stay inside one sentence. "The first Aurus" counts nothing: every series has a first.
         windows = [
-            sentence[max(0, i - before) : i + after + 1]
+            sentence[max(0, start - before) : end + after + 1]
             for sentence in sentence_tokens
-            for i, t in enumerate(sentence)
-            if number in number_values(t) and not (counting and t in ORDINAL_FIRST)
+            for start, end in _where_stated(number, sentence, longest)
+            if not (counting and sentence[end] in ORDINAL_FIRST)
         ]
         near = any(anchored(t, anchors, counting) for window in windows for t in window if not number_values(t))
         # A count must stand before the counted thing; another number only where the text has it.

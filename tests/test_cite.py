@@ -113,6 +113,18 @@ def test_a_count_shares_a_clause_with_the_counted_thing() -> None:
     assert verify(ModelReply(True, "1,000", [0]), [passage("It ordered 1,000 buses.", 7)], question) == []
 
 
+def test_a_number_of_several_words_is_placed_like_a_number_of_one() -> None:
+    """A number of several words ("tens of thousands", "तीन लाख") states it as one phrase, not word by word."""
+    sold = passage("The club has sold tens of thousands of tickets for the final, its chairman said.", 8)
+    assert verify(ModelReply(True, "tens of thousands", [0]), [sold], "How many tickets has the club sold?") == []
+    crowd = Passage(Chunk("h", "h.txt", "रविवार को मैदान में तीन लाख दर्शक आए।", 0, 10, "hi"), 1.0, 1)
+    assert verify(ModelReply(True, "तीन लाख", [0]), [crowd], "मैदान में कितने दर्शक आए?") == []
+    # Placed, it is still checked: these 60 thousand are people, not tickets.
+    crowd = passage("Attendance reached 60 thousand people on Sunday, and the club sold tickets all week.", 9)
+    problems = verify(ModelReply(True, "60 thousand", [0]), [crowd], "How many tickets did the club sell?")
+    assert "60000 in the cited text does not count what the question asks about" in problems
+
+
 def test_dates_next_to_the_subject_pass() -> None:
     reply = ModelReply(True, "Putin visited North Korea on June 18-19.", [2])
     assert verify(reply, PASSAGES, "When did Putin visit North Korea?") == []
