@@ -12,10 +12,21 @@ import re
 from qa.matching import STOPWORDS, content_words
 from qa.text import WORD, devanagari_words, words
 
-# Units of time, as a word starts: English, then Hindi and Marathi.
-EN_TIME_UNITS = r"years?|months?|weeks?|days?|hours?|minutes?"
-HI_MR_TIME_UNITS = r"वर्ष|साल|महीन|महिन|हफ्त|सप्ताह|आठवड|दिन|दिवस|घंट|तास"
+# Units of time by what they measure, as a word starts: English, then Hindi and Marathi.
+_TIME_UNIT_KINDS = {
+    "year": ("years?", "वर्ष|साल"),
+    "month": ("months?", "महीन|महिन"),
+    "week": ("weeks?", "हफ्त|सप्ताह|आठवड"),
+    "day": ("days?", "दिन|दिवस"),
+    "hour": ("hours?", "घंट|तास"),
+    "minute": ("minutes?", "मिनट|मिनिट"),
+}
+EN_TIME_UNITS = "|".join(en for en, _ in _TIME_UNIT_KINDS.values())
+HI_MR_TIME_UNITS = "|".join(hi_mr for _, hi_mr in _TIME_UNIT_KINDS.values())
 TIME_UNITS = f"{EN_TIME_UNITS}|{HI_MR_TIME_UNITS}"
+_TIME_UNIT_KIND = {
+    kind: re.compile(f"^(?:{en}|{hi_mr})", re.IGNORECASE) for kind, (en, hi_mr) in _TIME_UNIT_KINDS.items()
+}
 
 # What a question asks to measure; `qa.cite` knows the units an answer gives for each.
 QUANTITIES = {
@@ -83,6 +94,17 @@ def asks_for_count(question: str) -> bool:
 
 def asks_for_duration(question: str) -> bool:
     return bool(_ASKS_DURATION.search(question))
+
+
+def time_unit_kind(word: str) -> str | None:
+    """What a unit of time measures ("years", "वर्षांनी", "साल" → "year"); None for any other word."""
+    return next((kind for kind, pattern in _TIME_UNIT_KIND.items() if pattern.match(word)), None)
+
+
+def asked_time_unit(question: str) -> str | None:
+    """The unit a "how many years/days …" question asks its length of time in ("कितने दिन" → "day")."""
+    match = _ASKS_DURATION.search(question)
+    return time_unit_kind(WORD.findall(match.group())[-1]) if match else None
 
 
 def asked_quantities(question: str) -> set[str]:

@@ -14,12 +14,14 @@ import re
 
 from qa.asks import (
     asked_quantities,
+    asked_time_unit,
     asks_for_count,
     asks_for_duration,
     asks_for_number,
     asks_for_place,
     asks_for_time,
     counted_words,
+    time_unit_kind,
 )
 from qa.injection import strip_instructions
 from qa.matching import STOPWORDS, anchor_keys, anchored, content_words
@@ -94,7 +96,7 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     if asks_for_number(question) or asks_for_time(question):
         problems += _number_context_problems(reply.answer, question, cited_text)
     if asks_for_duration(question):
-        problems += _duration_problems(reply.answer, cited_text)
+        problems += _duration_problems(reply.answer, question, cited_text)
     if "age" in asked_quantities(question):
         problems += _age_problems(reply.answer, question, cited_text)
     if same_script(reply.answer, cited_text):
@@ -102,21 +104,27 @@ def verify(reply: ModelReply, passages: list[Passage], question: str = "") -> li
     return problems
 
 
-def _duration_problems(answer: str, cited_text: str) -> list[str]:
-    """For "how many years": each number of the answer stands in the cited text with a unit of time.
+def _duration_problems(answer: str, question: str, cited_text: str) -> list[str]:
+    """For "how many years": each number of the answer stands in the cited text with the unit of time asked.
 
     "Kim, 40, ..." gives an age, not the years since a visit; "24 वर्षों में" gives a length of time,
-    in any of the three languages.
+    in any of the three languages, and in years: it does not answer "how many days".
     """
+    asked = asked_time_unit(question)
     found = tokens(cited_text)
     problems = []
     for number in sorted(number_values(answer)):
-        with_unit = any(
-            number in number_values(t) and any(is_time_unit(u) for u in found[i + 1 : i + 1 + UNIT_REACH])
+        units = {
+            kind
             for i, t in enumerate(found)
-        )
-        if not with_unit:
+            if number in number_values(t)
+            for kind in map(time_unit_kind, found[i + 1 : i + 1 + UNIT_REACH])
+            if kind is not None
+        }
+        if not units:
             problems.append(f"{number} in the cited text is not a length of time")
+        elif asked is not None and asked not in units:
+            problems.append(f"{number} in the cited text is a number of {'/'.join(sorted(units))}s, not {asked}s")
     return problems
 
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from qa.asks import (
     EN_TIME_UNITS,
     HI_MR_TIME_UNITS,
-    TIME_UNITS,
     asks_for_count,
     asks_for_number,
     asks_for_time,
     counted_phrase,
+    time_unit_kind,
     without_question_words,
 )
 from qa.injection import strip_instructions
@@ -73,7 +73,6 @@ _RELATIVE_TIME = re.compile(
     r"\b(?:today|yesterday|tomorrow|last\s+(?:year|week|month))\b|" + devanagari_words("आज|कल|काल|उद्या|पिछले|गेल्या"),
     re.IGNORECASE,
 )
-_TIME_UNIT = re.compile(rf"^(?:{TIME_UNITS})", re.IGNORECASE)
 # A number and a unit of time: how long, not when (en; in Hindi and Marathi the unit alone).
 _DURATION = re.compile(rf"(?:[\d०-९]+|\b[a-z]+)[\s-]+(?:{EN_TIME_UNITS})\b|{HI_MR_TIME_UNITS}", re.IGNORECASE)
 _AGO = re.compile(r"\bago\b|\bearlier\b|\blater\b|पहले|पूर्वी|आधी|बाद|नंतर", re.IGNORECASE)
@@ -96,7 +95,7 @@ def names_a_time(text: str) -> bool:
 
 def is_time_unit(token: str) -> bool:
     """Whether a word is a unit of time ("years", "वर्षों", "दिवस")."""
-    return bool(_TIME_UNIT.match(token))
+    return time_unit_kind(token) is not None
 
 
 def is_duration(text: str) -> bool:

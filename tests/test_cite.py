@@ -229,6 +229,19 @@ def test_how_many_years_is_answered_by_a_number_with_a_unit_of_time() -> None:
     assert verify(ModelReply(True, "58 years", [0]), [hindi], question)
 
 
+def test_a_length_of_time_is_answered_in_the_unit_asked() -> None:
+    """12 years is not 12 days, in any of the three languages."""
+    english = passage("The ferry line reopened in 2021 after 12 years; the crossing takes 3 hours.")
+    marathi = passage("फेरी सेवा 12 वर्षांनी पुन्हा सुरू झाली आणि प्रवासाला 3 तास लागतात.")
+    for cited in (english, marathi):
+        assert verify(ModelReply(True, "12", [0]), [cited], "How many years was the ferry line closed?") == []
+        days = verify(ModelReply(True, "12", [0]), [cited], "How many days was the ferry line closed?")
+        assert "12 in the cited text is a number of years, not days" in days
+    hindi_hours = "फेरी से पार जाने में कितने घंटे लगते हैं?"
+    assert verify(ModelReply(True, "3", [0]), [marathi], hindi_hours) == []
+    assert verify(ModelReply(True, "12", [0]), [marathi], hindi_hours)
+
+
 def test_an_age_is_a_number_that_stands_as_an_age() -> None:
     question = "How old is the mayor?"
     spoke = passage("The mayor, 58, spoke at the harbour 12 years after the ferry line closed.")
