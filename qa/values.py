@@ -192,8 +192,14 @@ def asked_words_held(question: str, text: str) -> int:
     return sum(any(anchored(t, keys, by_sound=True) for t in found) for keys in keys_per_word)
 
 
-# How far after an ordinal the thing it numbers may stand ("the second Aurus", "दुसऱ्यांदा ... हे कार मॉडेल").
-ORDINAL_REACH = 6
+# How far after an ordinal the thing it numbers may stand. An ordinal numbers the words right after it,
+# as a count does ("the second Aurus limousine", not the gift four words on); an ordinal of a time numbers
+# an event, whose thing may stand further ("दुसऱ्यांदा … हे कार मॉडेल", "the second time … this car model").
+ORDINAL_REACH = 3
+EVENT_ORDINAL_REACH = 6
+# Words for "time" after an ordinal ("second time", "दूसरी बार", "दुसऱ्या वेळी"); Marathi also writes it
+# as one word ending in "-ांदा" ("दुसऱ्यांदा").
+_TIMES = frozenset({"time", "बार", "वेळा", "वेळी", "वेळेस"})
 
 
 @dataclass
@@ -218,7 +224,13 @@ def count_from_ordinal(question: str, passages: list[Passage]) -> OrdinalCount |
         found = tokens(strip_instructions(passages[index].chunk.text))
         for n, token in enumerate(found):
             value = ORDINALS.get(token, 0)
-            following = found[n + 1 : n + 1 + ORDINAL_REACH]
+            following = found[n + 1 : n + 1 + _ordinal_reach(found, n)]
             if value >= 2 and any(anchored(t, keys, by_sound=True) for t in following):
                 return OrdinalCount(value, index)
     return None
+
+
+def _ordinal_reach(found: list[str], n: int) -> int:
+    """How far the thing numbered by the ordinal `found[n]` may stand after it (`ORDINAL_REACH`)."""
+    numbers_a_time = found[n].endswith("ांदा") or (n + 1 < len(found) and found[n + 1] in _TIMES)
+    return EVENT_ORDINAL_REACH if numbers_a_time else ORDINAL_REACH

@@ -64,6 +64,19 @@ def test_no_count_from_a_first_an_unrelated_ordinal_or_a_non_count_question() ->
     assert count_from_ordinal("When did the city buy Tesla buses?", first) is None
 
 
+def test_an_ordinal_numbers_the_words_right_after_it_and_an_ordinal_time_an_event() -> None:
+    # "the city's second electric bus arrived as a gift": the second bus, not the second gift.
+    gift = [_from("a.txt", "शहराला दुसरी इलेक्ट्रिक टेस्ला बस भेट म्हणून मिळाली.")]
+    assert count_from_ordinal("शहराला किती भेटवस्तू मिळाल्या?", gift) is None
+    assert count_from_ordinal("शहराला किती टेस्ला बस मिळाल्या?", gift) is not None
+    # "for the second time the company gave the city this bus model": what the event gave, further on.
+    again = [_from("a.txt", "दुसऱ्यांदा कंपनीने आपल्या शहराला हे बस मॉडेल दिले आहे.")]
+    found = count_from_ordinal("How many buses has the city received?", again)
+    assert found is not None and found.count == 2
+    english = [_from("a.txt", "For the second time the company gave a bus to the city.")]
+    assert count_from_ordinal("How many buses has the city received?", english) is not None
+
+
 def test_how_many_years_asks_a_length_of_time_not_a_count() -> None:
     assert not asks_for_count("How many years did the ferry line stay closed?")
     assert not asks_for_count("How many days did the strike last?")
