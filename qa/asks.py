@@ -33,7 +33,7 @@ QUANTITIES = {
     "price": re.compile(r"\bcost|\bprice|how\s+much\s+(?:does|did|is|was)|कीमत|किंमत|दाम|मूल्य", re.IGNORECASE),
     "speed": re.compile(r"\bspeed|how\s+fast|गति|रफ़्तार|रफ्तार|वेग", re.IGNORECASE),
     "weight": re.compile(r"\bweigh|वज़न|वजन", re.IGNORECASE),
-    "age": re.compile(r"how\s+old|\bage\b|उम्र|आयु|वय\b", re.IGNORECASE),
+    "age": re.compile(r"how\s+old|years?\s+old|\bage\b|उम्र|आयु|वय\b", re.IGNORECASE),
     "length": re.compile(r"how\s+long\s+is|\blength|लंबाई|लांबी", re.IGNORECASE),
 }
 
@@ -93,7 +93,8 @@ def asks_for_count(question: str) -> bool:
 
 
 def asks_for_duration(question: str) -> bool:
-    return bool(_ASKS_DURATION.search(question))
+    # "किम यांचे वय किती वर्षे आहे?" (how many years is Kim's age) asks an age, which a text gives bare: "Kim, 40,".
+    return bool(_ASKS_DURATION.search(question)) and "age" not in asked_quantities(question)
 
 
 def time_unit_kind(word: str) -> str | None:

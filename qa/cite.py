@@ -22,6 +22,7 @@ from qa.asks import (
     asks_for_time,
     counted_words,
     time_unit_kind,
+    without_question_words,
 )
 from qa.injection import strip_instructions
 from qa.matching import STOPWORDS, anchor_keys, anchored, content_words
@@ -152,10 +153,30 @@ def _age_of_asked_person(number: str, question: str, text: str) -> bool:
     aside = re.compile(_age_aside(number))
     asides = list(aside.finditer(text))
     if not asides or _age_pattern(number).search(aside.sub(" ", text)):
-        return True  # the age also stands in a form that does not name its owner by position
+        return _named_beside_age(number, question, text)
     anchors = anchor_keys(content_words(question), by_sound=True)
     owners = [w[-1] for m in asides if (w := words(text[: m.start()]))]
     return any(anchored(owner, anchors, by_sound=True) for owner in owners)
+
+
+def _named_beside_age(number: str, question: str, text: str) -> bool:
+    """An age in a form that does not place its owner ("the 40-year-old", "71 वर्षीय") must stand in a
+    sentence that names whom the question asks about: "Kim … the 40-year-old" is no answer for Putin's age.
+    The words that ask for an age or give one ("old", "साल", "उम्र") do not name anyone."""
+    asked = [w for w in content_words(without_question_words(question)) if not _says_age(w)]
+    if not asked:
+        return True  # "How old is he?": nobody named to look for
+    anchors = anchor_keys(asked, by_sound=True)
+    stating = [s for s in sentences(text) if _age_pattern(number).search(re.sub(_age_aside(number), " ", s))]
+    return any(anchored(w, anchors, by_sound=True) for s in stating for w in words(s) if not _says_age(w))
+
+
+def _says_age(word: str) -> bool:
+    return time_unit_kind(word) is not None or bool(_AGE_WORD.match(word))
+
+
+# Words that ask for or give an age, besides units of time: en, hi, mr.
+_AGE_WORD = re.compile(r"(?:old|aged?|उम्र|आयु|वय|वर्षीय)$", re.IGNORECASE)
 
 
 def _age_pattern(number: str) -> re.Pattern[str]:

@@ -259,6 +259,27 @@ def test_an_age_is_a_number_that_stands_as_an_age() -> None:
     assert any("not an age" in p for p in verify(ModelReply(True, "12 years", [0]), [hindi], "महापौर की उम्र कितनी है?"))
 
 
+def test_an_age_asked_in_years_is_an_age_not_a_length_of_time() -> None:
+    english = passage("The mayor, 58, spoke at the harbour 12 years after the ferry line closed.")
+    marathi = passage("फेरी सेवा बंद झाल्यानंतर 12 वर्षांनी महापौर, 58, बंदरावर बोलले.")
+    for spoke, asked in (
+        (english, "How many years old is the mayor?"),
+        (english, "महापौर की उम्र कितने साल है?"),
+        (marathi, "महापौरांचे वय किती वर्षे आहे?"),
+    ):
+        assert verify(ModelReply(True, "58", [0]), [spoke], asked) == [], asked
+        assert any("not an age" in p for p in verify(ModelReply(True, "12", [0]), [spoke], asked)), asked
+
+
+def test_an_age_that_does_not_place_its_owner_stands_beside_whom_the_question_names() -> None:
+    coach = passage("The club's coach is a keen sailor, and the 47-year-old owns two boats.")
+    assert verify(ModelReply(True, "47", [0]), [coach], "How old is the coach?") == []
+    for asked in ("How old is the mayor?", "महापौर की उम्र कितने साल है?", "How many years old is the mayor?"):
+        problems = verify(ModelReply(True, "47", [0]), [coach], asked)
+        assert "47 in the cited text is the age of someone the question does not ask about" in problems, asked
+    assert verify(ModelReply(True, "47", [0]), [coach], "How old is he?") == []  # nobody named: not judged
+
+
 def test_an_age_in_an_aside_belongs_to_the_name_before_it() -> None:
     # "the mayor, 58," is the mayor's age, not the coach's; across scripts the name is matched by sound.
     both = passage("The coach met the mayor, 58, at the harbour.")
