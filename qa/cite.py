@@ -159,6 +159,10 @@ def _age_of_asked_person(number: str, question: str, text: str) -> bool:
     return any(anchored(owner, anchors, by_sound=True) for owner in owners)
 
 
+# Words that ask for or give an age, besides units of time: en, hi, mr.
+_AGE_WORD = re.compile(r"(?:old|aged?|उम्र|आयु|वय|वर्षीय)$", re.IGNORECASE)
+
+
 def _named_beside_age(number: str, question: str, text: str) -> bool:
     """An age in a form that does not place its owner ("the 40-year-old", "71 वर्षीय") must stand in a
     sentence that names whom the question asks about: "Kim … the 40-year-old" is no answer for Putin's age.
@@ -173,10 +177,6 @@ def _named_beside_age(number: str, question: str, text: str) -> bool:
 
 def _says_age(word: str) -> bool:
     return time_unit_kind(word) is not None or bool(_AGE_WORD.match(word))
-
-
-# Words that ask for or give an age, besides units of time: en, hi, mr.
-_AGE_WORD = re.compile(r"(?:old|aged?|उम्र|आयु|वय|वर्षीय)$", re.IGNORECASE)
 
 
 def _age_pattern(number: str) -> re.Pattern[str]:
