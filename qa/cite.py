@@ -152,8 +152,9 @@ def _age_problems(answer: str, question: str, cited_text: str) -> list[str]:
 def _age_of_asked_person(number: str, question: str, text: str) -> bool:
     aside = re.compile(_age_aside(number))
     asides = list(aside.finditer(text))
-    if not asides or _age_pattern(number).search(aside.sub(" ", text)):
-        return _named_beside_age(number, question, text)
+    without_asides = aside.sub(" ", text)
+    if not asides or _age_pattern(number).search(without_asides):
+        return _named_beside_age(number, question, without_asides)
     anchors = anchor_keys(content_words(question), by_sound=True)
     owners = [w[-1] for m in asides if (w := words(text[: m.start()]))]
     return any(anchored(owner, anchors, by_sound=True) for owner in owners)
@@ -166,12 +167,13 @@ _AGE_WORD = re.compile(r"(?:old|aged?|उम्र|आयु|वय|वर्ष
 def _named_beside_age(number: str, question: str, text: str) -> bool:
     """An age in a form that does not place its owner ("the 40-year-old", "71 वर्षीय") must stand in a
     sentence that names whom the question asks about: "Kim … the 40-year-old" is no answer for Putin's age.
-    The words that ask for an age or give one ("old", "साल", "उम्र") do not name anyone."""
+    `text` has its asides ("Kim, 40,") taken out. The words that ask for an age or give one ("old", "साल",
+    "उम्र") do not name anyone."""
     asked = [w for w in content_words(without_question_words(question)) if not _says_age(w)]
     if not asked:
         return True  # "How old is he?": nobody named to look for
     anchors = anchor_keys(asked, by_sound=True)
-    stating = [s for s in sentences(text) if _age_pattern(number).search(re.sub(_age_aside(number), " ", s))]
+    stating = [s for s in sentences(text) if _age_pattern(number).search(s)]
     return any(anchored(w, anchors, by_sound=True) for s in stating for w in words(s) if not _says_age(w))
 
 

@@ -306,6 +306,11 @@ def _ordinal(value: int) -> str:
     return f"{value}{suffix}"
 
 
+def is_ordinal_of_a_time(word: str) -> bool:
+    """A Marathi ordinal of a time, written as one word: "दुसऱ्यांदा" (the second time)."""
+    return word.endswith("ांदा")
+
+
 def gloss_numbers(text: str) -> str:
     """Devanagari digits as ASCII and each Hindi/Marathi number word followed by its value.
 
@@ -322,7 +327,7 @@ def gloss_numbers(text: str) -> str:
             return word
         shown = str(value)
         if word in _DEVANAGARI_ORDINALS:
-            shown = f"{_ordinal(value)} time" if word.endswith("ांदा") else _ordinal(value)
+            shown = f"{_ordinal(value)} time" if is_ordinal_of_a_time(word) else _ordinal(value)
         return f"{word} ({shown})"
 
     return WORD.sub(gloss, normalise_digits(text))

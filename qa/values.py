@@ -28,6 +28,7 @@ from qa.text import (
     devanagari_words,
     digits_value,
     is_multiplier,
+    is_ordinal_of_a_time,
     is_plural_count,
     normalise_digits,
     number_values,
@@ -198,7 +199,7 @@ def asked_words_held(question: str, text: str) -> int:
 ORDINAL_REACH = 3
 EVENT_ORDINAL_REACH = 6
 # Words for "time" after an ordinal ("second time", "दूसरी बार", "दुसऱ्या वेळी"); Marathi also writes it
-# as one word ending in "-ांदा" ("दुसऱ्यांदा").
+# as one word ("दुसऱ्यांदा": `qa.text.is_ordinal_of_a_time`).
 _TIMES = frozenset({"time", "बार", "वेळा", "वेळी", "वेळेस"})
 
 
@@ -232,5 +233,5 @@ def count_from_ordinal(question: str, passages: list[Passage]) -> OrdinalCount |
 
 def _ordinal_reach(found: list[str], n: int) -> int:
     """How far the thing numbered by the ordinal `found[n]` may stand after it (`ORDINAL_REACH`)."""
-    numbers_a_time = found[n].endswith("ांदा") or (n + 1 < len(found) and found[n + 1] in _TIMES)
+    numbers_a_time = is_ordinal_of_a_time(found[n]) or (n + 1 < len(found) and found[n + 1] in _TIMES)
     return EVENT_ORDINAL_REACH if numbers_a_time else ORDINAL_REACH
