@@ -33,7 +33,11 @@ QUANTITIES = {
     "price": re.compile(r"\bcost|\bprice|how\s+much\s+(?:does|did|is|was)|कीमत|किंमत|दाम|मूल्य", re.IGNORECASE),
     "speed": re.compile(r"\bspeed|how\s+fast|गति|रफ़्तार|रफ्तार|वेग", re.IGNORECASE),
     "weight": re.compile(r"\bweigh|वज़न|वजन", re.IGNORECASE),
-    "age": re.compile(r"how\s+old|years?\s+old|\bage\b|उम्र|आयु|वय\b", re.IGNORECASE),
+    # "कितने साल के थे", "किती वर्षांचे आहेत": how many years old someone is, not a length of time.
+    "age": re.compile(
+        r"how\s+old|years?\s+old|\bage\b|उम्र|आयु|वय\b|कितन[ेीा]\s+(?:साल|वर्ष)\s+(?:के|की|का)\s+(?:थे|था|थी|हैं|है|हो)|किती\s+वर्षांच",
+        re.IGNORECASE,
+    ),
     "length": re.compile(r"how\s+long\s+is|\blength|लंबाई|लांबी", re.IGNORECASE),
 }
 

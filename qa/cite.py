@@ -155,7 +155,7 @@ def _age_of_asked_person(number: str, question: str, text: str) -> bool:
     without_asides = aside.sub(" ", text)
     if not asides or _age_pattern(number).search(without_asides):
         return _named_beside_age(number, question, without_asides)
-    anchors = anchor_keys(content_words(question), by_sound=True)
+    anchors = anchor_keys(_age_owner_words(question), by_sound=True)
     owners = [w[-1] for m in asides if (w := words(text[: m.start()]))]
     return any(anchored(owner, anchors, by_sound=True) for owner in owners)
 
@@ -169,12 +169,32 @@ def _named_beside_age(number: str, question: str, text: str) -> bool:
     sentence that names whom the question asks about: "Kim … the 40-year-old" is no answer for Putin's age.
     `text` has its asides ("Kim, 40,") taken out. The words that ask for an age or give one ("old", "साल",
     "उम्र") do not name anyone."""
-    asked = [w for w in content_words(without_question_words(question)) if not _says_age(w)]
+    asked = _age_owner_words(question)
     if not asked:
         return True  # "How old is he?": nobody named to look for
     anchors = anchor_keys(asked, by_sound=True)
     stating = [s for s in sentences(text) if _age_pattern(number).search(s)]
     return any(anchored(w, anchors, by_sound=True) for s in stating for w in words(s) if not _says_age(w))
+
+
+# How many words from the word asking an age ("old", "उम्र", "वय") its owner is named: "How old was Kim
+# when Putin …", "… पुतिन की उम्र", "पुतिन यांचे वय".
+_AGE_OWNER_REACH = 2
+
+
+def _age_owner_words(question: str) -> list[str]:
+    """The words of the question that name whose age it asks: those within a few words of the word asking
+    the age ("How old was Kim when Putin gave him the car?" → kim), or, when none stand there, all its
+    content words. Words that ask a question or an age are not names; words of one or two letters ("की",
+    "Un", "'s") are not counted in the distance, so "किम जोंग उन का वय" reaches "किम"."""
+    asked = {w for w in content_words(without_question_words(question)) if not _says_age(w)}
+    ordered = words(question)
+    place = list(itertools.accumulate(len(w) >= 3 for w in ordered))
+    asking = [place[i] for i, w in enumerate(ordered) if _says_age(w)]
+    near = [
+        w for i, w in enumerate(ordered) if w in asked and any(abs(place[i] - j) <= _AGE_OWNER_REACH for j in asking)
+    ]
+    return near or sorted(asked)
 
 
 def _says_age(word: str) -> bool:

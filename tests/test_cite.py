@@ -260,12 +260,13 @@ def test_an_age_is_a_number_that_stands_as_an_age() -> None:
 
 
 def test_an_age_asked_in_years_is_an_age_not_a_length_of_time() -> None:
-    english = passage("The mayor, 58, spoke at the harbour 12 years after the ferry line closed.")
-    marathi = passage("फेरी सेवा बंद झाल्यानंतर 12 वर्षांनी महापौर, 58, बंदरावर बोलले.")
+    # Across scripts the owner is matched by sound: a name ("Maria" / "मारिया"), not "mayor" / "महापौर".
+    english = passage("The mayor, Maria, 58, spoke at the harbour 12 years after the ferry line closed.")
+    marathi = passage("फेरी सेवा बंद झाल्यानंतर 12 वर्षांनी महापौर मारिया, 58, बंदरावर बोलल्या.")
     for spoke, asked in (
         (english, "How many years old is the mayor?"),
-        (english, "महापौर की उम्र कितने साल है?"),
-        (marathi, "महापौरांचे वय किती वर्षे आहे?"),
+        (english, "मारिया की उम्र कितने साल है?"),
+        (marathi, "महापौर मारिया यांचे वय किती वर्षे आहे?"),
     ):
         assert verify(ModelReply(True, "58", [0]), [spoke], asked) == [], asked
         assert any("not an age" in p for p in verify(ModelReply(True, "12", [0]), [spoke], asked)), asked
@@ -289,6 +290,24 @@ def test_an_age_in_an_aside_belongs_to_the_name_before_it() -> None:
     marathi = passage("नंतर रोझा यांनी मारिया, 33, यांना भेट दिली.")
     assert verify(ModelReply(True, "33", [0]), [marathi], "How old is Maria?") == []
     assert verify(ModelReply(True, "33", [0]), [marathi], "How old is Rosa?")
+
+
+def test_a_question_naming_two_people_asks_the_age_of_the_one_beside_its_age_word() -> None:
+    # Both are named; the age word ("old", "उम्र", "वय", "साल के") says whose age is asked.
+    greeted = passage("At the harbour the coach greeted Maria, 33, with flowers.")
+    sailor = passage("The coach is a keen sailor, and the 47-year-old owns two boats.")
+    for asked in (
+        "How old was Maria when the coach greeted her?",
+        "कोच से मिलते समय मारिया की उम्र कितनी थी?",
+        "कोच भेटले तेव्हा मारिया यांचे वय किती होते?",
+    ):
+        assert verify(ModelReply(True, "33", [0]), [greeted, sailor], asked) == [], asked
+        problems = verify(ModelReply(True, "47", [1]), [greeted, sailor], asked)
+        assert "47 in the cited text is the age of someone the question does not ask about" in problems, asked
+    # "कितने साल के थे" asks an age: 24 years since a visit is not one.
+    visit = passage("मारिया 24 वर्षों में पहली बार बंदरगाह आईं।")
+    problems = verify(ModelReply(True, "24", [0]), [visit], "कोच से मिलते समय मारिया कितने साल की थीं?")
+    assert "24 in the cited text is not an age" in problems
 
 
 def test_a_unit_of_time_after_a_number_need_not_stand_in_the_cited_text() -> None:
