@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from qa.matching import STOPWORDS, content_words
-from qa.text import WORD, devanagari_words, is_devanagari, words
+from qa.text import WORD, devanagari_words, words
 
 # Units of time by what they measure, as a word starts: English, then Hindi and Marathi.
 _TIME_UNIT_KINDS = {
@@ -123,28 +123,12 @@ def without_question_words(question: str) -> str:
 
 
 def counted_words(question: str) -> set[str]:
-    """The thing a "how many" question counts: the content words right after its count word.
-
-    Hindi and Marathi put the verb after the counted noun ("किती भेटवस्तू दिल्या?", "कितनी कारें मिली
-    हैं?"): a Devanagari word that ends the question or stands before an auxiliary is that verb, not
-    what is counted.
-    """
+    """The thing a "how many" question counts: the content words right after its count word."""
     match = _ASKS_COUNT.search(question)
     if match is None:
         return set()
-    after = words(question[match.end() :])
-    following = [w for i, w in enumerate(after) if w not in STOPWORDS and not _is_final_verb(after, i)][:2]
+    following = [w for w in words(question[match.end() :]) if w not in STOPWORDS][:2]
     return set(following) or content_words(question)
-
-
-def _is_final_verb(after: list[str], i: int) -> bool:
-    if not is_devanagari(after[i]):
-        return False
-    return i == len(after) - 1 or after[i + 1] in _AUXILIARIES
-
-
-# Hindi and Marathi forms of "to be" that follow a verb at the end of a question.
-_AUXILIARIES = frozenset({"है", "हैं", "था", "थी", "थे", "आहे", "आहेत", "होते", "होता", "होती", "होत्या"})
 
 
 def counted_phrase(question: str) -> str:
@@ -152,12 +136,9 @@ def counted_phrase(question: str) -> str:
     match = _ASKS_COUNT.search(question)
     if match is None:
         return ""
-    after = WORD.findall(question[match.end() :])
-    lowered = [w.lower() for w in after]
     phrase: list[str] = []
-    for i, word in enumerate(after[:2]):
-        # "how many gifts did Kim ...": the counted thing ends at "did"; "किती भेटवस्तू दिल्या": at the verb.
-        if lowered[i] in STOPWORDS or _is_final_verb(lowered, i):
+    for word in WORD.findall(question[match.end() :])[:2]:
+        if word.lower() in STOPWORDS:  # "how many gifts did Kim ...": the counted thing ends at "did"
             break
         phrase.append(word)
     return " ".join(phrase)

@@ -77,16 +77,6 @@ def test_an_ordinal_numbers_the_words_right_after_it_and_an_ordinal_time_an_even
     assert count_from_ordinal("How many buses has the city received?", english) is not None
 
 
-def test_a_hindi_or_marathi_verb_after_the_counted_noun_is_not_what_is_counted() -> None:
-    # "How many gifts did the city receive?" ends in its verb; "the second bus it received" counts buses.
-    assert counted_words("शहराला किती भेटवस्तू मिळाल्या?") == {"भेटवस्तू"}
-    assert counted_words("शहर को कितने तोहफ़े मिले हैं?") == {"तोहफ़े"}
-    assert counted_phrase("शहराला किती भेटवस्तू मिळाल्या?") == "भेटवस्तू"
-    received = [_from("a.txt", "दुसऱ्यांदा शहराला कंपनीकडून नवी बस मिळाली.")]
-    assert count_from_ordinal("शहराला किती भेटवस्तू मिळाल्या?", received) is None
-    assert count_from_ordinal("शहराला किती बस मिळाल्या?", received) is not None
-
-
 def test_how_many_years_asks_a_length_of_time_not_a_count() -> None:
     assert not asks_for_count("How many years did the ferry line stay closed?")
     assert not asks_for_count("How many days did the strike last?")
